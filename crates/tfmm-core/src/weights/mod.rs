@@ -1,0 +1,483 @@
+//! The weight engine: a rule's chunk outputs turned into a per-minute weight path, through
+//! guardrails and interpolation, one minute at a time.
+//!
+//! Timing (one rule for every rule): chunk observations are taken every `chunk_period`
+//! minutes on a grid anchored at the first minute fed in. The bout starts at minute
+//! `start`; block `b` covers bout minutes `[b·cp, (b+1)·cp)` and is built, at its first
+//! minute, from the latest rule row available at that minute. The first row of a block is
+//! the position reached so far, so a price first shows in the weights one minute after it
+//! was observed. Delta rules hold the initial weights for block 0; target rules start from
+//! their guarded target. (The reference applies target rows one chunk early: a look-ahead
+//! this engine does not reproduce; see docs/deviations.md.)
+
+mod guardrails;
+mod interpolation;
+
+pub use guardrails::{AssetBounds, GuardStep, Guardrails, Move};
+pub use interpolation::Interpolation;
+
+use crate::error::{Error, Result};
+use crate::params::{ParamReader, Params, softmax};
+use crate::rules::{Ensemble, Observation, Rule, RuleKind, RuleSettings, build_rule};
+use crate::scalar::{Scalar, cst, sigmoid};
+
+/// Settings of the weight path (quantammsim run-fingerprint names).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightSettings {
+    pub rule: RuleSettings,
+    /// Minutes over which a coarse change is spread; at most `chunk_period`.
+    pub weight_interpolation_period: usize,
+    pub interpolation: Interpolation,
+    /// Largest change of any weight per minute.
+    pub maximum_change: f64,
+    /// Floor on every weight; `None` means `0.1 / n_assets`.
+    pub minimum_weight: Option<f64>,
+    pub ste_max_change: bool,
+    pub ste_min_max_weight: bool,
+    /// Parameter sets averaged by the `ensemble__` hook.
+    pub n_ensemble_members: usize,
+}
+
+impl Default for WeightSettings {
+    fn default() -> Self {
+        Self {
+            rule: RuleSettings::default(),
+            weight_interpolation_period: 1440,
+            interpolation: Interpolation::Linear,
+            maximum_change: 3e-4,
+            minimum_weight: None,
+            ste_max_change: false,
+            ste_min_max_weight: false,
+            n_ensemble_members: 1,
+        }
+    }
+}
+
+impl WeightSettings {
+    pub fn minimum_weight(&self, n_assets: usize) -> f64 {
+        self.minimum_weight.unwrap_or(0.1 / n_assets as f64)
+    }
+
+    pub fn validate(&self, n_assets: usize) -> Result<()> {
+        let cp = self.rule.chunk_period;
+        if n_assets < 2 {
+            return Err(Error::invalid(
+                "tokens",
+                n_assets,
+                "a pool needs at least 2 assets",
+            ));
+        }
+        if cp == 0 {
+            return Err(Error::invalid(
+                "chunk_period",
+                0,
+                "must be a positive number of minutes",
+            ));
+        }
+        let wip = self.weight_interpolation_period;
+        if wip == 0 || wip > cp {
+            return Err(Error::invalid(
+                "weight_interpolation_period",
+                wip,
+                format!("must lie in [1, chunk_period] = [1, {cp}]"),
+            ));
+        }
+        let mc = self.maximum_change;
+        if !(mc.is_finite() && mc >= 0.0) {
+            return Err(Error::invalid(
+                "maximum_change",
+                mc,
+                "must be a finite number >= 0",
+            ));
+        }
+        let floor = self.minimum_weight(n_assets);
+        if !(floor.is_finite() && (0.0..=1.0 / n_assets as f64).contains(&floor)) {
+            return Err(Error::invalid(
+                "minimum_weight",
+                floor,
+                format!(
+                    "must lie in [0, 1/n] = [0, {}] for {n_assets} assets",
+                    1.0 / n_assets as f64
+                ),
+            ));
+        }
+        let mmd = self.rule.max_memory_days;
+        if !(mmd.is_finite() && mmd > 0.0) {
+            return Err(Error::invalid(
+                "max_memory_days",
+                mmd,
+                "must be a positive number of days",
+            ));
+        }
+        if self.n_ensemble_members == 0 {
+            return Err(Error::invalid(
+                "n_ensemble_members",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if let Some(cap) = self.rule.cap_weights
+            && !cap.is_finite()
+        {
+            return Err(Error::invalid(
+                "cap_weights",
+                cap,
+                "must be a finite number",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// When in the stream the bout starts and how blocks are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub chunk_period: usize,
+    pub weight_interpolation_period: usize,
+    pub interpolation: Interpolation,
+    /// Index (among minutes fed in) of the first bout minute; earlier minutes are burn-in.
+    pub start: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    /// The initial weights, held.
+    Hold,
+    /// A ramp from `step.start` by `step.scaled_diff` per minute to `position`.
+    Ramp,
+}
+
+/// Streams weights: feed one minute at a time with [`WeightEngine::step`].
+pub struct WeightEngine<S: Scalar> {
+    rule: Box<dyn Rule<S>>,
+    guard: Guardrails<S>,
+    schedule: Schedule,
+    initial: Vec<S>,
+    minute: usize,
+    rule_row: Vec<S>,
+    position: Vec<S>,
+    step: GuardStep<S>,
+    block: Block,
+    row: Vec<S>,
+}
+
+impl<S: Scalar> WeightEngine<S> {
+    /// An engine around any rule: the way to run a strategy of your own.
+    pub fn new(
+        rule: Box<dyn Rule<S>>,
+        guard: Guardrails<S>,
+        schedule: Schedule,
+        initial_weights: Vec<S>,
+    ) -> Self {
+        let n = rule.n_assets();
+        Self {
+            rule,
+            guard,
+            schedule,
+            position: initial_weights.clone(),
+            row: initial_weights.clone(),
+            initial: initial_weights,
+            minute: 0,
+            rule_row: vec![cst(0.0); n],
+            step: GuardStep::new(n),
+            block: Block::Hold,
+        }
+    }
+
+    /// The engine for a quantammsim rule name (with optional `bounded__` / `ensemble__`
+    /// prefixes) and its internal parameters. Every parameter must be used: leftovers are
+    /// an error.
+    pub fn build(
+        rule: &str,
+        params: &Params<S>,
+        n_assets: usize,
+        settings: &WeightSettings,
+        start: usize,
+    ) -> Result<Self> {
+        settings.validate(n_assets)?;
+        let (hooks, base) = split_hooks(rule)?;
+        let mut reader = ParamReader::new(params, rule, n_assets);
+        let initial = initial_weights(&mut reader)?;
+        let bounds = if hooks.contains(&"bounded") {
+            Some(asset_bounds(&mut reader)?)
+        } else {
+            None
+        };
+        let members = settings.n_ensemble_members;
+        let rule_box: Box<dyn Rule<S>> = if hooks.contains(&"ensemble") && members > 1 {
+            Box::new(ensemble(
+                base,
+                params,
+                &mut reader,
+                members,
+                &settings.rule,
+            )?)
+        } else {
+            build_rule(base, &mut reader, &settings.rule)?
+        };
+        reader.finish()?;
+        let guard = Guardrails {
+            minimum_weight: settings.minimum_weight(n_assets),
+            maximum_change: settings.maximum_change,
+            interpol_num: settings.weight_interpolation_period + 1,
+            bounds,
+            ste_min_max_weight: settings.ste_min_max_weight,
+            ste_max_change: settings.ste_max_change,
+        };
+        let schedule = Schedule {
+            chunk_period: settings.rule.chunk_period,
+            weight_interpolation_period: settings.weight_interpolation_period,
+            interpolation: settings.interpolation,
+            start,
+        };
+        Ok(Self::new(rule_box, guard, schedule, initial))
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.initial.len()
+    }
+
+    pub fn rule(&self) -> &dyn Rule<S> {
+        self.rule.as_ref()
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    pub fn initial_weights(&self) -> &[S] {
+        &self.initial
+    }
+
+    /// The latest raw rule row.
+    pub fn rule_row(&self) -> &[S] {
+        &self.rule_row
+    }
+
+    /// Minutes consumed so far.
+    pub fn minutes_seen(&self) -> usize {
+        self.minute
+    }
+
+    /// Consumes the next minute. Returns that minute's weights once the bout has started
+    /// (burn-in minutes only feed the rule).
+    pub fn step(&mut self, obs: &Observation<'_>) -> Option<&[S]> {
+        let t = self.minute;
+        self.minute += 1;
+        let cp = self.schedule.chunk_period;
+        if t.is_multiple_of(cp) {
+            if t == 0 {
+                self.rule.init(obs, &mut self.rule_row);
+            } else {
+                self.rule.step(obs, &mut self.rule_row);
+            }
+        }
+        let m = t.checked_sub(self.schedule.start)?;
+        let o = m % cp;
+        if o == 0 {
+            self.begin_block(m / cp);
+        }
+        if self.block == Block::Ramp {
+            let ramp_minutes = self.schedule.weight_interpolation_period;
+            if o < ramp_minutes {
+                self.schedule.interpolation.ramp_row(
+                    &self.step.start,
+                    &self.step.scaled_diff,
+                    &self.position,
+                    o,
+                    ramp_minutes + 1,
+                    &mut self.row,
+                );
+            } else if o == ramp_minutes {
+                self.row.copy_from_slice(&self.position);
+            }
+        }
+        Some(&self.row)
+    }
+
+    fn begin_block(&mut self, b: usize) {
+        let Self {
+            rule,
+            guard,
+            rule_row,
+            position,
+            step,
+            ..
+        } = self;
+        match rule.kind() {
+            RuleKind::Delta if b == 0 => {
+                self.block = Block::Hold;
+                self.row.copy_from_slice(&self.initial);
+                return;
+            }
+            RuleKind::Delta => guard.apply(position, rule_row, Move::Delta, step),
+            RuleKind::Target { blend } => {
+                let how = Move::Toward { blend };
+                if b == 0 {
+                    // Start from the guarded target itself, with no speed limit.
+                    guard.target(rule_row, rule_row, how, step);
+                    position.copy_from_slice(&step.target);
+                }
+                guard.apply(position, rule_row, how, step);
+            }
+        }
+        self.block = Block::Ramp;
+    }
+}
+
+/// Splits `ensemble__bounded__momentum` into its hooks and base rule.
+fn split_hooks(rule: &str) -> Result<(Vec<&str>, &str)> {
+    let mut parts: Vec<&str> = rule.split("__").collect();
+    let base = parts.pop().unwrap_or_default();
+    for hook in &parts {
+        if !matches!(*hook, "bounded" | "ensemble") {
+            return Err(Error::invalid(
+                "rule",
+                format!("\"{rule}\""),
+                format!("hook `{hook}` is not supported for weights (known: bounded, ensemble)"),
+            ));
+        }
+    }
+    Ok((parts, base))
+}
+
+/// `softmax(initial_weights_logits)`, or `initial_weights` as given, or equal weights.
+fn initial_weights<S: Scalar>(reader: &mut ParamReader<'_, S>) -> Result<Vec<S>> {
+    let n = reader.n_assets();
+    match reader.choose(&["initial_weights_logits", "initial_weights"])? {
+        Some("initial_weights_logits") => Ok(softmax(&reader.require("initial_weights_logits")?)),
+        Some(name) => {
+            let w = reader.require(name)?;
+            let total: f64 = w.iter().map(|x| x.value()).sum();
+            if w.iter().any(|x| x.value().is_nan() || x.value() <= 0.0)
+                || (total - 1.0).abs() > 1e-9
+            {
+                return Err(Error::invalid(
+                    "params.initial_weights",
+                    format!("{:?}", w.iter().map(|x| x.value()).collect::<Vec<_>>()),
+                    "weights must be positive and sum to 1",
+                ));
+            }
+            Ok(w)
+        }
+        None => Ok(vec![cst(1.0 / n as f64); n]),
+    }
+}
+
+/// Per-asset bounds of the `bounded__` hook: learnable (`raw_min_budget`, `raw_min_logits`,
+/// `raw_gap_logits`) or fixed (`min_weights_per_asset`, `max_weights_per_asset`).
+fn asset_bounds<S: Scalar>(reader: &mut ParamReader<'_, S>) -> Result<AssetBounds<S>> {
+    if reader.has("raw_min_budget") {
+        let budget = sigmoid(reader.number("raw_min_budget")?.unwrap_or(cst(0.0)));
+        let shares = softmax(&reader.require("raw_min_logits")?);
+        let gaps = reader.require("raw_gap_logits")?;
+        let min: Vec<S> = shares.iter().map(|&s| budget * s).collect();
+        let initial_max: Vec<S> = min
+            .iter()
+            .zip(&gaps)
+            .map(|(&lo, &g)| lo + (cst::<S>(1.0) - lo) * sigmoid(g))
+            .collect();
+        let total = initial_max.iter().fold(cst::<S>(0.0), |a, &b| a + b);
+        let scale = crate::scalar::max((total + 1e-6).recip(), cst(1.0));
+        let max = initial_max.into_iter().map(|m| m * scale).collect();
+        return Ok(AssetBounds { min, max });
+    }
+    let rule = reader.rule().to_string();
+    let missing = || Error::MissingParam {
+        rule,
+        name: "min_weights_per_asset".into(),
+        alternatives: "`min_weights_per_asset` and `max_weights_per_asset`, or `raw_min_budget`, \
+                       `raw_min_logits` and `raw_gap_logits`"
+            .into(),
+    };
+    let (Some(min), Some(max)) = (
+        reader.vector("min_weights_per_asset")?,
+        reader.vector("max_weights_per_asset")?,
+    ) else {
+        return Err(missing());
+    };
+    let lo: Vec<f64> = min.iter().map(|x| x.value()).collect();
+    let hi: Vec<f64> = max.iter().map(|x| x.value()).collect();
+    let bad = |rule: &str| {
+        Err(Error::invalid(
+            "params.min/max_weights_per_asset",
+            format!("{lo:?} / {hi:?}"),
+            rule,
+        ))
+    };
+    if lo.iter().any(|&x| x.is_nan() || x < 0.0) {
+        return bad("minimums must be >= 0");
+    }
+    if hi.iter().any(|&x| x.is_nan() || x > 1.0) {
+        return bad("maximums must be <= 1");
+    }
+    if lo.iter().zip(&hi).any(|(a, b)| a >= b) {
+        return bad("each minimum must be below its maximum");
+    }
+    if lo.iter().sum::<f64>() > 1.0 {
+        return bad("minimums must sum to at most 1");
+    }
+    if hi.iter().sum::<f64>() < 1.0 {
+        return bad("maximums must sum to at least 1");
+    }
+    Ok(AssetBounds { min, max })
+}
+
+/// Parameters shared by all members rather than stacked per member.
+const SHARED_PARAMS: &[&str] = &[
+    "initial_weights_logits",
+    "initial_weights",
+    "min_weights_per_asset",
+    "max_weights_per_asset",
+    "raw_min_budget",
+    "raw_min_logits",
+    "raw_gap_logits",
+];
+
+fn ensemble<S: Scalar>(
+    base: &str,
+    params: &Params<S>,
+    reader: &mut ParamReader<'_, S>,
+    members: usize,
+    settings: &RuleSettings,
+) -> Result<Ensemble<S>> {
+    let n = reader.n_assets();
+    let mut rules = Vec::with_capacity(members);
+    for i in 0..members {
+        let mut member = Params::new();
+        for (name, arr) in params
+            .iter()
+            .filter(|(name, _)| !SHARED_PARAMS.contains(name))
+        {
+            if arr.shape.first() != Some(&members) {
+                return Err(Error::ParamShape {
+                    rule: reader.rule().to_string(),
+                    name: name.to_string(),
+                    got: format!("{:?}", arr.shape),
+                    expected: format!("a leading axis of n_ensemble_members = {members}"),
+                });
+            }
+            member.insert(name, arr.index(i));
+        }
+        let mut member_reader = ParamReader::new(&member, base, n);
+        let rule = build_rule(base, &mut member_reader, settings)?;
+        member_reader.finish()?;
+        if !matches!(rule.kind(), RuleKind::Delta) {
+            return Err(Error::invalid(
+                "rule",
+                format!("\"ensemble__{base}\""),
+                "ensembles average weight changes; this rule outputs target weights",
+            ));
+        }
+        rules.push(rule);
+    }
+    for (name, _) in params.iter() {
+        if !SHARED_PARAMS.contains(&name) {
+            reader.accept(name);
+        }
+    }
+    Ok(Ensemble::new(rules))
+}
+
+#[cfg(test)]
+mod tests;
