@@ -1,0 +1,326 @@
+//! Several tokens' series on one gap-free minute grid.
+//!
+//! quantammsim joins the tokens on their timestamps and drops rows where any
+//! is missing, then assumes the rows are consecutive minutes. Its data builder
+//! guarantees that by forward-filling each file; we do the same fill here, so
+//! files with holes still give a true minute grid, and we record how much was
+//! filled so a user can see it.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::DataError;
+use crate::series::{Series, find_token_file, read_series};
+use crate::time::{MS_PER_MINUTE, format_utc};
+
+/// Where a token's column came from and how much of it was filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenProvenance {
+    pub token: String,
+    pub path: PathBuf,
+    /// Rows in the file (its whole range, not only the table's).
+    pub rows_read: usize,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// Table minutes absent from the file, filled with the previous close.
+    pub minutes_filled: usize,
+    /// Longest run of consecutive filled minutes inside the table.
+    pub longest_gap_minutes: usize,
+}
+
+/// Prices of several tokens, one row per consecutive minute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceTable {
+    /// In the order requested.
+    pub tokens: Vec<String>,
+    /// Unix ms of row 0.
+    pub start_ms: i64,
+    /// Row-major, `n_rows x n_assets`.
+    pub prices: Vec<f64>,
+    /// One entry per token when loaded from files; empty for tables built in
+    /// memory with [`PriceTable::from_rows`].
+    pub provenance: Vec<TokenProvenance>,
+}
+
+/// Refuse tables beyond 2^28 cells (2 GiB of f64): a pair of files whose
+/// timestamps span centuries is a data error, not something to allocate.
+const MAX_CELLS: usize = 1 << 28;
+
+fn check_tokens(tokens: &[String]) -> Result<(), DataError> {
+    if tokens.is_empty() {
+        return Err(DataError::Tokens {
+            detail: "no tokens given".to_string(),
+        });
+    }
+    for (i, t) in tokens.iter().enumerate() {
+        if tokens[..i].contains(t) {
+            return Err(DataError::Tokens {
+                detail: format!("token {t} is listed twice"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl PriceTable {
+    /// Builds a table from row-major prices, checking the shape and that
+    /// every price is finite and positive.
+    pub fn from_rows(
+        tokens: Vec<String>,
+        start_ms: i64,
+        prices: Vec<f64>,
+    ) -> Result<Self, DataError> {
+        check_tokens(&tokens)?;
+        if start_ms.rem_euclid(MS_PER_MINUTE) != 0 {
+            return Err(DataError::Shape {
+                detail: format!(
+                    "start_ms = {start_ms} ({}) is not on a whole minute",
+                    format_utc(start_ms)
+                ),
+            });
+        }
+        let n = tokens.len();
+        let rows = prices.len() / n;
+        if rows == 0 || rows * n != prices.len() {
+            return Err(DataError::Shape {
+                detail: format!(
+                    "{} prices do not form whole rows of {n} assets (need a positive multiple of {n})",
+                    prices.len()
+                ),
+            });
+        }
+        let last_ms = i64::try_from(rows - 1)
+            .ok()
+            .and_then(|r| r.checked_mul(MS_PER_MINUTE))
+            .and_then(|d| start_ms.checked_add(d));
+        if last_ms.is_none() {
+            return Err(DataError::Shape {
+                detail: format!("{rows} minutes from {start_ms} overflow the timestamp range"),
+            });
+        }
+        for (i, &p) in prices.iter().enumerate() {
+            let rule = if !p.is_finite() {
+                "is not finite"
+            } else if p <= 0.0 {
+                "is not a positive price"
+            } else {
+                continue;
+            };
+            return Err(DataError::Table {
+                row: i / n,
+                token: tokens[i % n].clone(),
+                value: p.to_string(),
+                rule: rule.to_string(),
+            });
+        }
+        Ok(PriceTable {
+            tokens,
+            start_ms,
+            prices,
+            provenance: Vec::new(),
+        })
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.prices.len().checked_div(self.n_assets()).unwrap_or(0)
+    }
+
+    /// Prices of row `i`, in token order. Panics if `i >= n_rows()`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        let n = self.n_assets();
+        &self.prices[i * n..(i + 1) * n]
+    }
+
+    /// The prices of one token, all rows (a strided copy).
+    pub fn column(&self, asset: usize) -> Vec<f64> {
+        self.prices
+            .iter()
+            .skip(asset)
+            .step_by(self.n_assets().max(1))
+            .copied()
+            .collect()
+    }
+
+    /// Unix ms of row `i`.
+    pub fn unix_ms(&self, i: usize) -> i64 {
+        self.start_ms + MS_PER_MINUTE * i as i64
+    }
+
+    /// Unix ms of the last row.
+    pub fn last_ms(&self) -> i64 {
+        self.unix_ms(self.n_rows().saturating_sub(1))
+    }
+
+    /// Row holding minute `ms`, if the table covers it and `ms` is on the grid.
+    pub fn index_of(&self, ms: i64) -> Option<usize> {
+        let offset = ms.checked_sub(self.start_ms)?;
+        if offset < 0 || offset % MS_PER_MINUTE != 0 {
+            return None;
+        }
+        let i = usize::try_from(offset / MS_PER_MINUTE).ok()?;
+        (i < self.n_rows()).then_some(i)
+    }
+
+    /// Rows `lo..hi` as a new table (provenance is kept: it describes the
+    /// files). Panics if `lo > hi` or `hi > n_rows()`, like slicing.
+    pub fn slice(&self, lo: usize, hi: usize) -> PriceTable {
+        let n = self.n_assets();
+        PriceTable {
+            tokens: self.tokens.clone(),
+            start_ms: self.unix_ms(lo),
+            prices: self.prices[lo * n..hi * n].to_vec(),
+            provenance: self.provenance.clone(),
+        }
+    }
+
+    /// The date range as text, for messages.
+    pub fn range_text(&self) -> String {
+        format!(
+            "{} .. {}",
+            format_utc(self.start_ms),
+            format_utc(self.last_ms())
+        )
+    }
+}
+
+/// Forward-fills `series` onto `n_rows` minutes from `lo` (on the grid, with
+/// an observation at or before it), writing column `asset` of the row-major
+/// `out`. Returns (minutes filled, longest filled run).
+fn fill_column(
+    series: &Series,
+    lo: i64,
+    n_rows: usize,
+    asset: usize,
+    n_assets: usize,
+    out: &mut [f64],
+) -> (usize, usize) {
+    // Last observation at or before `lo`.
+    let mut k = series.unix_ms.partition_point(|&t| t <= lo) - 1;
+    let (mut filled, mut run, mut longest) = (0, 0, 0);
+    for row in 0..n_rows {
+        let minute = lo + MS_PER_MINUTE * row as i64;
+        while k + 1 < series.len() && series.unix_ms[k + 1] <= minute {
+            k += 1;
+        }
+        if series.unix_ms[k] == minute {
+            run = 0;
+        } else {
+            filled += 1;
+            run += 1;
+            longest = longest.max(run);
+        }
+        out[row * n_assets + asset] = series.close[k];
+    }
+    (filled, longest)
+}
+
+/// Loads each token's file from `dir` (see [`find_token_file`]) and aligns
+/// them on the minutes common to all: `[max(first), min(last)]`, forward-
+/// filling holes inside each file.
+pub fn load_prices(dir: &Path, tokens: &[String]) -> Result<PriceTable, DataError> {
+    check_tokens(tokens)?;
+    let mut loaded = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let path = find_token_file(dir, token)?;
+        let series = read_series(&path)?;
+        loaded.push((path, series));
+    }
+    // Readers guarantee non-empty, increasing, whole-minute series.
+    let first = |s: &Series| s.unix_ms[0];
+    let last = |s: &Series| s.unix_ms[s.len() - 1];
+    let lo = loaded.iter().map(|(_, s)| first(s)).max().unwrap_or(0);
+    let hi = loaded.iter().map(|(_, s)| last(s)).min().unwrap_or(0);
+    if lo > hi {
+        let ranges: Vec<String> = tokens
+            .iter()
+            .zip(&loaded)
+            .map(|(t, (_, s))| format!("{t} {} .. {}", format_utc(first(s)), format_utc(last(s))))
+            .collect();
+        return Err(DataError::NoOverlap {
+            ranges: ranges.join(", "),
+        });
+    }
+    let n_assets = tokens.len();
+    // Both ends are whole minutes, so this is exact; u64 because the span
+    // of two i64 timestamps may exceed i64.
+    let minutes = hi.abs_diff(lo) / MS_PER_MINUTE as u64;
+    let n_rows = usize::try_from(minutes)
+        .ok()
+        .and_then(|m| m.checked_add(1))
+        .filter(|r| r.saturating_mul(n_assets) <= MAX_CELLS)
+        .ok_or_else(|| DataError::Shape {
+            detail: format!(
+                "{} .. {} is {} minutes for {n_assets} tokens, more than the {MAX_CELLS}-cell limit",
+                format_utc(lo),
+                format_utc(hi),
+                u128::from(minutes) + 1
+            ),
+        })?;
+
+    let mut prices = vec![0.0; n_rows * n_assets];
+    let mut provenance = Vec::with_capacity(n_assets);
+    for (asset, (token, (path, series))) in tokens.iter().zip(loaded).enumerate() {
+        let (filled, longest) = fill_column(&series, lo, n_rows, asset, n_assets, &mut prices);
+        provenance.push(TokenProvenance {
+            token: token.clone(),
+            path,
+            rows_read: series.len(),
+            first_ms: first(&series),
+            last_ms: last(&series),
+            minutes_filled: filled,
+            longest_gap_minutes: longest,
+        });
+    }
+    Ok(PriceTable {
+        tokens: tokens.to_vec(),
+        start_ms: lo,
+        prices,
+        provenance,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_counts_holes_inside_the_table_only() {
+        let m = MS_PER_MINUTE;
+        // Observations at minutes 0, 1, 4, 5, 9; the table spans minutes 1..=8.
+        let s = Series {
+            unix_ms: [0, 1, 4, 5, 9].iter().map(|k| k * m).collect(),
+            close: vec![1.0, 2.0, 3.0, 4.0, 5.0],
+        };
+        let mut out = vec![0.0; 8];
+        let (filled, longest) = fill_column(&s, m, 8, 0, 1, &mut out);
+        assert_eq!(out, vec![2.0, 2.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0]);
+        assert_eq!((filled, longest), (5, 3));
+    }
+
+    #[test]
+    fn index_arithmetic() {
+        let t = PriceTable::from_rows(
+            vec!["A".into(), "B".into()],
+            120_000,
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        )
+        .unwrap();
+        assert_eq!((t.n_rows(), t.n_assets()), (3, 2));
+        assert_eq!(t.row(1), &[3.0, 4.0]);
+        assert_eq!(t.column(1), vec![2.0, 4.0, 6.0]);
+        assert_eq!(t.unix_ms(2), 240_000);
+        assert_eq!(t.index_of(180_000), Some(1));
+        assert_eq!(t.index_of(180_001), None);
+        assert_eq!(t.index_of(60_000), None);
+        assert_eq!(t.index_of(300_000), None);
+        assert_eq!(t.index_of(i64::MIN), None);
+        let s = t.slice(1, 3);
+        assert_eq!(
+            (s.start_ms, s.prices.clone()),
+            (180_000, vec![3.0, 4.0, 5.0, 6.0])
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! Price data for tfmm: reading token price files (CSV, gzip CSV,
+//! quantammsim's parquet, tfmm's `.ticks` archives), aligning tokens on one
+//! minute grid, and choosing a simulation window the way quantammsim does.
+//!
+//! Nothing here prints; every failure is a [`DataError`] whose message is one
+//! line naming the file, the position, the value and the rule it breaks.
+
+mod align;
+mod csv;
+mod error;
+mod parquet;
+mod series;
+mod supply;
+pub mod ticks;
+mod time;
+mod window;
+
+pub use align::{PriceTable, TokenProvenance, load_prices};
+pub use error::{DataError, Position};
+pub use series::{Series, candidate_names, find_token_file, read_series};
+pub use supply::{load_supply, supply_candidate_names};
+pub use ticks::{read_ticks, write_ticks};
+pub use time::{MS_PER_DAY, MS_PER_MINUTE, format_utc, parse_utc};
+pub use window::{Window, select_window};
