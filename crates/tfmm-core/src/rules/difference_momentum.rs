@@ -1,6 +1,7 @@
 //! Difference momentum: the signal is the gap between a short and a long EWMA of price,
 //! `1 - ewma_long / ewma_short`, in place of a slope.
 
+use super::min_variance::positive_memory;
 use super::{Observation, Rule, RuleKind, RuleSettings, read_k, zero_sum};
 use crate::error::{Error, Result};
 use crate::estimators::Ewma;
@@ -21,6 +22,8 @@ impl<S: Scalar> DifferenceMomentum<S> {
             // The human-readable form: memories in days, `k` per day of the longer memory.
             let md1 = reader.require("memory_days_1")?;
             let md2 = reader.require("memory_days_2")?;
+            positive_memory(reader, "memory_days_1", &md1)?;
+            positive_memory(reader, "memory_days_2", &md2)?;
             let k_per_day = reader.vector("k")?.ok_or_else(|| Error::MissingParam {
                 rule: reader.rule().to_string(),
                 name: "k".into(),

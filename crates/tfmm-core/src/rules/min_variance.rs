@@ -12,6 +12,23 @@ pub struct MinVariance<S> {
     blend: Vec<S>,
 }
 
+/// Memories given in days must be positive (a zero memory makes the variance zero and the
+/// weights NaN).
+pub(crate) fn positive_memory<S: Scalar>(
+    reader: &ParamReader<'_, S>,
+    name: &str,
+    days: &[S],
+) -> Result<()> {
+    match days.iter().find(|d| !(d.value() > 0.0)) {
+        Some(d) => Err(Error::invalid(
+            format!("params.{name}"),
+            d.value(),
+            format!("rule `{}` needs a positive memory in days", reader.rule()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Decay with which target weights are blended into the position: the cap is a
 /// straight-through clip, so training still sees the slope of the uncapped value.
 pub(crate) fn capped_blend<S: Scalar>(raw: Vec<S>, cap: f64) -> Vec<S> {
@@ -25,6 +42,9 @@ impl<S: Scalar> MinVariance<S> {
         let cp = settings.chunk_period_f64();
         let cap = settings.max_lamb();
         let (name, raw) = require_one_of(reader, &["memory_days_1", "logit_lamb"])?;
+        if name == "memory_days_1" {
+            positive_memory(reader, name, &raw)?;
+        }
         let lamb: Vec<S> = raw
             .into_iter()
             .map(|x| {
@@ -37,9 +57,9 @@ impl<S: Scalar> MinVariance<S> {
             .map(|l| clip(l, 0.0, cap))
             .collect();
         let blend = if reader.has("memory_days_2") {
-            reader
-                .require("memory_days_2")?
-                .into_iter()
+            let raw = reader.require("memory_days_2")?;
+            positive_memory(reader, "memory_days_2", &raw)?;
+            raw.into_iter()
                 .map(|md| memory_days_to_lamb(md, cp))
                 .collect()
         } else {

@@ -12,6 +12,7 @@ mod mean_reversion_channel;
 mod min_variance;
 mod momentum;
 mod power_channel;
+mod seeds;
 mod triple_threat;
 
 pub use difference_momentum::DifferenceMomentum;
@@ -21,6 +22,7 @@ pub use mean_reversion_channel::MeanReversionChannel;
 pub use min_variance::MinVariance;
 pub use momentum::Momentum;
 pub use power_channel::PowerChannel;
+pub use seeds::{Seeds, internal_params};
 pub use triple_threat::TripleThreat;
 
 use crate::error::{Error, Result, did_you_mean};

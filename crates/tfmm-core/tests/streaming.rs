@@ -1,0 +1,285 @@
+//! For every rule: feeding prices one minute at a time gives the whole-history result, and
+//! changing prices after minute t changes nothing at or before t.
+
+use tfmm_core::params::{ParamArray, Params};
+use tfmm_core::pools::{G3mZeroFee, Pool};
+use tfmm_core::rules::{Observation, RuleSettings, Seeds, internal_params};
+use tfmm_core::simulate::{self, Market, Trajectory};
+use tfmm_core::weights::{Interpolation, WeightEngine, WeightSettings};
+
+const N: usize = 3;
+
+/// A seeded geometric random walk (xorshift; no RNG crate needed for a test path).
+fn prices(minutes: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut p = [30000.0, 2000.0, 1.0];
+    let vol = [2e-3, 3e-3, 1.5e-3];
+    let mut out = Vec::with_capacity(minutes * N);
+    for _ in 0..minutes {
+        for a in 0..N {
+            // Sum of uniforms: a cheap, bounded, roughly normal shock.
+            let z = (0..4).map(|_| uniform()).sum::<f64>() - 2.0;
+            p[a] *= (vol[a] * z).exp();
+        }
+        out.extend_from_slice(&p);
+    }
+    out
+}
+
+fn supply(minutes: usize) -> Vec<f64> {
+    (0..minutes)
+        .flat_map(|t| [19e6 + t as f64, 120e6, 30e9 - 1000.0 * t as f64])
+        .collect()
+}
+
+struct Case {
+    rule: &'static str,
+    params: Params<f64>,
+    settings: WeightSettings,
+    start: usize,
+}
+
+fn settings(chunk_period: usize, wip: usize, interpolation: Interpolation) -> WeightSettings {
+    WeightSettings {
+        rule: RuleSettings {
+            chunk_period,
+            max_memory_days: 30.0,
+            ..RuleSettings::default()
+        },
+        weight_interpolation_period: wip,
+        interpolation,
+        maximum_change: 1e-3,
+        ..WeightSettings::default()
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let seeds = Seeds {
+        memory_days: vec![0.5, 1.0, 2.0],
+        memory_days_delta: vec![1.0],
+        k_per_day: vec![200.0],
+        weights_logits: vec![0.1, 0.0, -0.2],
+        raw_width: vec![-6.0],
+        raw_exponents: vec![1.0],
+        ..Seeds::default()
+    };
+    let mut out = vec![];
+    let layouts = [
+        (60, 30, Interpolation::Linear, 2 * 1440),
+        (7, 5, Interpolation::ApproxOptimal, 1001),
+    ];
+    for (cp, wip, interp, start) in layouts {
+        for rule in [
+            "momentum",
+            "anti_momentum",
+            "power_channel",
+            "mean_reversion_channel",
+            "triple_threat_mean_reversion_channel",
+            "difference_momentum",
+            "min_variance",
+            "index_market_cap",
+        ] {
+            let mut params = internal_params(rule, &seeds, N, cp).unwrap();
+            if rule == "index_market_cap" {
+                params.insert("logit_delta_lamb", ParamArray::vector(vec![-1.0; N]));
+            }
+            out.push(Case {
+                rule,
+                params,
+                settings: settings(cp, wip, interp),
+                start,
+            });
+        }
+        let mut bounded = internal_params("momentum", &seeds, N, cp).unwrap();
+        bounded.insert(
+            "min_weights_per_asset",
+            ParamArray::vector(vec![0.1, 0.2, 0.05]),
+        );
+        bounded.insert(
+            "max_weights_per_asset",
+            ParamArray::vector(vec![0.6, 0.7, 0.5]),
+        );
+        out.push(Case {
+            rule: "bounded__momentum",
+            params: bounded,
+            settings: settings(cp, wip, interp),
+            start,
+        });
+        let single = internal_params("power_channel", &seeds, N, cp).unwrap();
+        let mut ensemble = Params::new();
+        for (name, arr) in single.iter() {
+            let value = if name == "initial_weights_logits" {
+                arr.clone()
+            } else {
+                let other: Vec<f64> = arr.data.iter().map(|x| x * 0.9 + 0.1).collect();
+                ParamArray::stack(&[arr.data.clone(), other])
+            };
+            ensemble.insert(name, value);
+        }
+        let mut ensemble_settings = settings(cp, wip, interp);
+        ensemble_settings.n_ensemble_members = 2;
+        out.push(Case {
+            rule: "ensemble__power_channel",
+            params: ensemble,
+            settings: ensemble_settings,
+            start,
+        });
+    }
+    out
+}
+
+fn engine(case: &Case) -> WeightEngine<f64> {
+    WeightEngine::build(case.rule, &case.params, N, &case.settings, case.start)
+        .unwrap_or_else(|e| panic!("{}: {e}", case.rule))
+}
+
+fn whole_history(case: &Case, prices: &[f64], supply: &[f64], n_rows: usize) -> Trajectory<f64> {
+    let market = Market {
+        n_assets: N,
+        prices,
+        supply: Some(supply),
+    };
+    let mut pool = G3mZeroFee::new(N, 1e6, 1, true);
+    simulate::run(&mut engine(case), &mut pool, &market, n_rows)
+        .unwrap_or_else(|e| panic!("{}: {e}", case.rule))
+}
+
+const MINUTES: usize = 6 * 1440;
+
+#[test]
+fn one_minute_at_a_time_equals_the_whole_history() {
+    let (p, s) = (prices(MINUTES, 7), supply(MINUTES));
+    for case in cases() {
+        let n_rows = MINUTES - case.start;
+        let batch = whole_history(&case, &p, &s, n_rows);
+        // A keeper's loop: one observation per minute, nothing precomputed.
+        let mut engine = engine(&case);
+        let mut pool = G3mZeroFee::new(N, 1e6, 1, true);
+        let mut row = 0;
+        for t in 0..MINUTES {
+            let obs = Observation {
+                prices: &p[t * N..(t + 1) * N],
+                supply: Some(&s[t * N..(t + 1) * N]),
+            };
+            let Some(w) = engine.step(&obs) else { continue };
+            if row == 0 {
+                pool.init(w, obs.prices);
+            } else {
+                pool.step(row, w, obs.prices);
+            }
+            assert_eq!(w, batch.weights_at(row), "{} row {row}", case.rule);
+            assert_eq!(
+                pool.reserves(),
+                batch.reserves_at(row),
+                "{} row {row}",
+                case.rule
+            );
+            row += 1;
+        }
+        assert_eq!(row, n_rows);
+        // The test has teeth only if weights actually move.
+        let first = batch.weights_at(0);
+        let moved = (0..n_rows).any(|r| {
+            batch
+                .weights_at(r)
+                .iter()
+                .zip(first)
+                .any(|(a, b)| (a - b).abs() > 1e-4)
+        });
+        assert!(moved, "{}: weights never moved", case.rule);
+    }
+}
+
+#[test]
+fn later_prices_never_change_earlier_weights() {
+    let (p, s) = (prices(MINUTES, 11), supply(MINUTES));
+    for case in cases() {
+        let n_rows = MINUTES - case.start;
+        let base = whole_history(&case, &p, &s, n_rows);
+        let cp = case.settings.rule.chunk_period;
+        // Cut points on and off the chunk grid, early and late in the bout.
+        let cuts = [
+            case.start,
+            case.start + 1,
+            3 * 1440,
+            3 * 1440 + cp / 2,
+            MINUTES - 2 * cp,
+        ];
+        let mut later_changed = false;
+        for &cut in &cuts {
+            let mut q = p.clone();
+            let other = prices(MINUTES, 99);
+            for t in cut + 1..MINUTES {
+                for a in 0..N {
+                    q[t * N + a] *= other[t * N + a] / other[cut * N + a];
+                }
+            }
+            let moved = whole_history(&case, &q, &s, n_rows);
+            for t in case.start..=cut {
+                let r = t - case.start;
+                assert_eq!(
+                    moved.weights_at(r),
+                    base.weights_at(r),
+                    "{}: cut {cut}, minute {t}",
+                    case.rule
+                );
+                assert_eq!(
+                    moved.values[r], base.values[r],
+                    "{}: cut {cut}, minute {t}",
+                    case.rule
+                );
+            }
+            later_changed |=
+                (cut + 1 - case.start..n_rows).any(|r| moved.weights_at(r) != base.weights_at(r));
+        }
+        if case.rule != "index_market_cap" {
+            // Market caps do change with prices, but only once they are past the cut.
+            assert!(
+                later_changed,
+                "{}: perturbing prices changed nothing",
+                case.rule
+            );
+        }
+    }
+}
+
+#[test]
+fn weights_respect_the_guardrails() {
+    let (p, s) = (prices(MINUTES, 3), supply(MINUTES));
+    for case in cases() {
+        let n_rows = MINUTES - case.start;
+        let t = whole_history(&case, &p, &s, n_rows);
+        let floor = case.settings.minimum_weight(N);
+        for r in 0..n_rows {
+            let w = t.weights_at(r);
+            assert!(
+                (w.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+                "{} row {r}: {w:?}",
+                case.rule
+            );
+            assert!(
+                w.iter().all(|&x| x >= floor - 1e-9),
+                "{} row {r}: {w:?}",
+                case.rule
+            );
+            if r > 0 && case.settings.interpolation == Interpolation::Linear {
+                let step = w
+                    .iter()
+                    .zip(t.weights_at(r - 1))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    step <= case.settings.maximum_change + 1e-12,
+                    "{} row {r}: step {step}",
+                    case.rule
+                );
+            }
+        }
+    }
+}
