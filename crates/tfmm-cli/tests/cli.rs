@@ -1,0 +1,282 @@
+//! The `tfmm run` contract and its errors, through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+fn case_path(name: &str) -> PathBuf {
+    testdata()
+        .join("reference/cases")
+        .join(name)
+        .join("case.json")
+}
+
+fn tfmm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tfmm"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run(config: &Path, data_dir: &Path, out: &Path) -> Output {
+    tfmm(&[
+        "run",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn run_writes_the_timeseries_and_summary_contract() {
+    let out = tempfile::tempdir().unwrap();
+    let result = run(
+        &case_path("momentum_3a_f0_arb1_cp60_lin_1m"),
+        &testdata().join("reference/prices"),
+        out.path(),
+    );
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    let csv = std::fs::read_to_string(out.path().join("timeseries.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "unix_ms,value,weight_BTC,weight_ETH,weight_USDC,reserve_BTC,reserve_ETH,reserve_USDC,\
+         price_BTC,price_ETH,price_USDC"
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 44640);
+    assert_eq!(rows[0][0], 1672531200000.0, "row 0 is the start minute");
+    assert_eq!(rows[1][0] - rows[0][0], 60000.0);
+    assert_eq!(rows[0][1], 1e6);
+    // Prices are printed so they read back to the exact inputs (reference golden row 1).
+    assert_eq!(&rows[1][8..], &[37542.54, 4471.28, 0.999848]);
+    for r in &rows {
+        let value: f64 = (0..3).map(|a| r[5 + a] * r[8 + a]).sum();
+        assert!((value / r[1] - 1.0).abs() < 1e-14);
+    }
+
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["tokens"], json!(["BTC", "ETH", "USDC"]));
+    assert_eq!(summary["n_rows"], json!(44640));
+    let last = rows.last().unwrap();
+    assert_eq!(summary["final_value"].as_f64().unwrap(), last[1]);
+    let reserves: Vec<f64> = summary["final_reserves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(reserves, last[5..8].to_vec());
+    // quantammsim's final value for this case (returns 0.13977301536473052).
+    assert!((last[1] / 1_139_773.015_364_730_5 - 1.0).abs() < 1e-9);
+}
+
+/// Runs a (possibly edited) case and returns the error line.
+fn failure(case: Value, data_dir: &Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("case.json");
+    std::fs::write(&config, case.to_string()).unwrap();
+    let result = run(&config, data_dir, &dir.path().join("out"));
+    assert!(!result.status.success(), "expected a failure");
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = String::from_utf8(result.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn base_case() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(case_path("momentum_3a_f0_arb1_cp60_lin_1m")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn edited(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut case = base_case();
+    edit(&mut case);
+    case
+}
+
+fn prices_dir() -> PathBuf {
+    testdata().join("reference/prices")
+}
+
+/// A data directory of small CSVs for BTC/ETH/USDC with one edited ETH line.
+fn small_data(eth_line_10: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_672_531_200_000i64;
+    for (token, price) in [("BTC", 20000.0), ("ETH", 1500.0), ("USDC", 1.0)] {
+        let mut text = String::from("unix_ms,close\n");
+        for i in 0..3000 {
+            let line = if token == "ETH" && i == 10 {
+                eth_line_10.replace("{t}", &(start + 60_000 * i).to_string())
+            } else {
+                format!("{},{}", start + 60_000 * i, price + i as f64 * 0.01)
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        std::fs::write(dir.path().join(format!("{token}.csv")), text).unwrap();
+    }
+    dir
+}
+
+fn small_case() -> Value {
+    edited(|c| {
+        let fp = &mut c["run_fingerprint"];
+        fp["startDateString"] = json!("2023-01-01 00:00:00");
+        fp["endDateString"] = json!("2023-01-02 00:00:00");
+    })
+}
+
+#[test]
+fn nan_price_is_refused() {
+    let data = small_data("{t},NaN");
+    let err = failure(small_case(), data.path());
+    assert!(
+        err.contains("ETH.csv line 12") && err.contains("close = NaN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_price_is_refused() {
+    let data = small_data("{t},0");
+    let err = failure(small_case(), data.path());
+    assert!(
+        err.contains("ETH.csv line 12") && err.contains("close = 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn negative_price_is_refused() {
+    let data = small_data("{t},-3.5");
+    let err = failure(small_case(), data.path());
+    assert!(
+        err.contains("ETH.csv line 12") && err.contains("-3.5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_token_file_is_named() {
+    let data = small_data("{t},1500");
+    std::fs::remove_file(data.path().join("USDC.csv")).unwrap();
+    let err = failure(small_case(), data.path());
+    assert!(err.contains("USDC") && err.contains("USDC.csv"), "{err}");
+}
+
+#[test]
+fn window_outside_the_data_is_refused() {
+    let case = edited(|c| c["run_fingerprint"]["endDateString"] = json!("2025-01-01 00:00:00"));
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("2025-01-01"), "{err}");
+    let case = edited(|c| c["run_fingerprint"]["startDateString"] = json!("2019-01-01 00:00:00"));
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("2019-01-01"), "{err}");
+}
+
+#[test]
+fn non_positive_memory_is_refused() {
+    let case = edited(|c| {
+        // Without parameters the run starts from the fingerprint's seeds.
+        let case = c.as_object_mut().unwrap();
+        case.remove("params");
+        case.remove("params_internal");
+        c["run_fingerprint"]["initial_memory_length"] = json!(0.0);
+    });
+    let err = failure(case, &prices_dir());
+    assert!(
+        err.contains("run_fingerprint.initial_memory_length = 0"),
+        "{err}"
+    );
+    let case = edited(|c| {
+        c["run_fingerprint"]["rule"] = json!("min_variance");
+        c["params"] = json!({"memory_days_1": [-1.0, 5.0, 5.0], "memory_days_2": 5.0});
+    });
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("params.memory_days_1 = -1"), "{err}");
+}
+
+#[test]
+fn zero_chunk_period_is_refused() {
+    let case = edited(|c| c["run_fingerprint"]["chunk_period"] = json!(0));
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("run_fingerprint.chunk_period = 0"), "{err}");
+}
+
+#[test]
+fn per_asset_vector_of_wrong_length_is_refused() {
+    let case = edited(|c| c["params"]["log_k"] = json!([1.0, 2.0]));
+    let err = failure(case, &prices_dir());
+    assert!(
+        err.contains("params.log_k has shape [2]") && err.contains("(3)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_rule_is_refused_with_a_suggestion() {
+    let case = edited(|c| c["run_fingerprint"]["rule"] = json!("momentun"));
+    let err = failure(case, &prices_dir());
+    assert!(
+        err.contains("\"momentun\"") && err.contains("did you mean \"momentum\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_key_is_refused_with_a_suggestion() {
+    let case = edited(|c| c["run_fingerprint"]["chunk_perod"] = json!(60));
+    let err = failure(case, &prices_dir());
+    assert!(
+        err.contains("run_fingerprint.chunk_perod") && err.contains("did you mean `chunk_period`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_type_is_refused() {
+    let case = edited(|c| c["run_fingerprint"]["chunk_period"] = json!("60"));
+    let err = failure(case, &prices_dir());
+    assert!(
+        err.contains("run_fingerprint.chunk_period = \"60\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsupported_result_changing_setting_is_refused() {
+    let case = edited(|c| c["run_fingerprint"]["fees"] = json!(0.003));
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("run_fingerprint.fees = 0.003"), "{err}");
+}
+
+#[test]
+fn malformed_json_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("case.json");
+    std::fs::write(&config, "{\"run_fingerprint\": {").unwrap();
+    let result = run(&config, &prices_dir(), &dir.path().join("out"));
+    assert_eq!(result.status.code(), Some(1));
+    let err = String::from_utf8(result.stderr).unwrap();
+    assert!(err.contains("not valid JSON"), "{err}");
+}

@@ -1,0 +1,154 @@
+//! Run configs. Every accepted form (today: quantammsim cases) resolves to one plain
+//! [`RunConfig`], which is what a run executes and what `summary.json` records.
+
+mod quantammsim;
+mod value;
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+use tfmm_core::params::Params;
+use tfmm_core::weights::WeightSettings;
+
+use crate::error::{Result, RunError};
+
+pub use quantammsim::from_case_json;
+
+/// Market and pool settings beyond the weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolSettings {
+    /// Value deposited at the first simulated minute, in the quote currency.
+    pub initial_pool_value: f64,
+    /// Minutes between arbitrage opportunities.
+    pub arb_frequency: usize,
+    /// Whether arbitrageurs trade at all (false: reserves stay as deposited).
+    pub do_arb: bool,
+    /// Swap fee as a fraction (0.003 = 30 bp).
+    pub fees: f64,
+    /// Smallest profit (quote currency) for which an arbitrageur trades.
+    pub gas_cost: f64,
+    /// The arbitrageur's own cost rate to unwind, as a fraction.
+    pub arb_fees: f64,
+    pub noise_trader_ratio: f64,
+    pub protocol_fee_split: f64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            initial_pool_value: 1e6,
+            arb_frequency: 1,
+            do_arb: true,
+            fees: 0.0,
+            gas_cost: 0.0,
+            arb_fees: 0.0,
+            noise_trader_ratio: 0.0,
+            protocol_fee_split: 0.0,
+        }
+    }
+}
+
+/// A fully resolved run: what is simulated, over which window, with which settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub name: Option<String>,
+    /// Pool tokens in pool order (sorted alphabetically, as quantammsim orders them); every
+    /// per-asset parameter follows this order.
+    pub tokens: Vec<String>,
+    /// Rule or pool type, with optional hook prefixes (`bounded__momentum`).
+    pub rule: String,
+    /// Internal parameters (`logit_lamb`, `log_k`, ...).
+    pub params: Params<f64>,
+    /// First simulated minute, UTC `YYYY-MM-DD HH:MM:SS`.
+    pub start: String,
+    /// End minute (not simulated), UTC.
+    pub end: String,
+    pub weights: WeightSettings,
+    pub pool: PoolSettings,
+}
+
+impl RunConfig {
+    pub fn n_assets(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// The resolved config as JSON, for `summary.json`.
+    pub fn to_json(&self) -> Value {
+        let w = &self.weights;
+        let p = &self.pool;
+        let params: Map<String, Value> = self
+            .params
+            .iter()
+            .map(|(name, arr)| (name.to_string(), array_json(&arr.shape, &arr.data)))
+            .collect();
+        json!({
+            "name": self.name,
+            "tokens": self.tokens,
+            "rule": self.rule,
+            "start": self.start,
+            "end": self.end,
+            "params": params,
+            "chunk_period": w.rule.chunk_period,
+            "weight_interpolation_period": w.weight_interpolation_period,
+            "weight_interpolation_method": w.interpolation.to_string(),
+            "maximum_change": w.maximum_change,
+            "minimum_weight": w.minimum_weight(self.n_assets()),
+            "max_memory_days": w.rule.max_memory_days,
+            "use_alt_lamb": w.rule.use_alt_lamb,
+            "use_pre_exp_scaling": w.rule.use_pre_exp_scaling,
+            "cap_weights": w.rule.cap_weights,
+            "ste_max_change": w.ste_max_change,
+            "ste_min_max_weight": w.ste_min_max_weight,
+            "n_ensemble_members": w.n_ensemble_members,
+            "initial_pool_value": p.initial_pool_value,
+            "arb_frequency": p.arb_frequency,
+            "do_arb": p.do_arb,
+            "fees": p.fees,
+            "gas_cost": p.gas_cost,
+            "arb_fees": p.arb_fees,
+            "noise_trader_ratio": p.noise_trader_ratio,
+            "protocol_fee_split": p.protocol_fee_split,
+        })
+    }
+}
+
+fn array_json(shape: &[usize], data: &[f64]) -> Value {
+    match shape {
+        [] => json!(data[0]),
+        [_] => json!(data),
+        [_, rest @ ..] => {
+            let inner: usize = rest.iter().product();
+            Value::Array(data.chunks(inner).map(|c| array_json(rest, c)).collect())
+        }
+    }
+}
+
+/// Reads a config file. JSON with a `run_fingerprint` is a quantammsim case.
+pub fn load(path: &Path) -> Result<RunConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::io(path, e))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        RunError::config(
+            path.display().to_string(),
+            format!("line {} column {}", e.line(), e.column()),
+            format!("is not valid JSON ({e})"),
+        )
+    })?;
+    parse(&value)
+}
+
+/// A config from parsed JSON.
+pub fn parse(value: &Value) -> Result<RunConfig> {
+    match value {
+        Value::Object(map) if map.contains_key("run_fingerprint") => from_case_json(map),
+        Value::Object(_) => Err(RunError::config(
+            "config",
+            "an object without `run_fingerprint`",
+            "expected a quantammsim case: {\"run_fingerprint\": {...}, \"params\": {...}}",
+        )),
+        other => Err(RunError::config(
+            "config",
+            value::show(other),
+            "must be a JSON object",
+        )),
+    }
+}

@@ -1,0 +1,12 @@
+//! tfmm-run: one run of a pool, from a config to outputs. Reads configs (quantammsim cases),
+//! loads and windows the prices, drives tfmm-core's engine and writes `timeseries.csv` and
+//! `summary.json`. Shared by the CLI, and later the Python package and the HTTP server.
+
+pub mod config;
+mod error;
+pub mod output;
+mod run;
+
+pub use config::{PoolSettings, RunConfig};
+pub use error::{Result, RunError};
+pub use run::{RunOutput, run, run_on_table};
