@@ -371,3 +371,119 @@ fn settings_are_validated() {
         .to_string();
     assert!(err.contains("hook `lvr`"), "{err}");
 }
+
+fn run_with(rule: &str, params: &Params<f64>, s: &WeightSettings) -> Vec<Vec<f64>> {
+    run(&mut WeightEngine::build(rule, params, 3, s, 8).unwrap())
+}
+
+#[test]
+fn alt_lamb_changes_only_the_denominator() {
+    let mut s = settings(Interpolation::Linear);
+    let base = run_with("momentum", &momentum_params(), &s);
+    s.rule.use_alt_lamb = true;
+    // A zero delta makes the second EWMA the first one: same weights.
+    assert_eq!(run_with("momentum", &momentum_params(), &s), base);
+    let longer = momentum_params().with("logit_delta_lamb", ParamArray::scalar(2.0));
+    let alt = run_with("momentum", &longer, &s);
+    assert!(
+        alt.iter()
+            .zip(&base)
+            .any(|(a, b)| (a[0] - b[0]).abs() > 1e-6)
+    );
+    // Without the setting, the delta is accepted but unused.
+    s.rule.use_alt_lamb = false;
+    assert_eq!(run_with("momentum", &longer, &s), base);
+}
+
+#[test]
+fn memories_beyond_max_memory_days_are_capped() {
+    let mut s = settings(Interpolation::Linear);
+    s.rule.max_memory_days = 0.01;
+    let cap = s.rule.max_lamb();
+    let long = momentum_params().with("logit_lamb", ParamArray::scalar(crate::scalar::logit(0.99)));
+    let at_cap =
+        momentum_params().with("logit_lamb", ParamArray::scalar(crate::scalar::logit(cap)));
+    // k scales with the (clipped) memory, which is max_memory_days in both.
+    let a = run_with("momentum", &long, &s);
+    let b = run_with("momentum", &at_cap, &s);
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-9),
+            "{x:?} vs {y:?}"
+        );
+    }
+}
+
+#[test]
+fn straight_through_flags_keep_forward_values() {
+    let mut s = settings(Interpolation::Linear);
+    let base = run_with("momentum", &momentum_params(), &s);
+    s.ste_max_change = true;
+    s.ste_min_max_weight = true;
+    let ste = run_with("momentum", &momentum_params(), &s);
+    for (x, y) in ste.iter().zip(&base) {
+        assert!(x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-15));
+    }
+}
+
+#[test]
+fn learnable_bounds_follow_the_reparametrisation() {
+    // quantammsim's worked example: 4 assets, raw_min_budget -1, zero logits.
+    let params = Params::new()
+        .with("raw_min_budget", ParamArray::scalar(-1.0))
+        .with("raw_min_logits", ParamArray::vector(vec![0.0; 4]))
+        .with("raw_gap_logits", ParamArray::vector(vec![0.0; 4]));
+    let mut reader = ParamReader::new(&params, "bounded__momentum", 4);
+    let b = asset_bounds(&mut reader).unwrap();
+    let min = crate::scalar::sigmoid(-1.0f64) / 4.0;
+    for i in 0..4 {
+        assert!((b.min[i] - min).abs() < 1e-15);
+        assert!((b.max[i] - (min + (1.0 - min) * 0.5)).abs() < 1e-15);
+    }
+    // Fixed bounds are validated.
+    let bad = Params::new()
+        .with(
+            "min_weights_per_asset",
+            ParamArray::vector(vec![0.5, 0.6, 0.1]),
+        )
+        .with(
+            "max_weights_per_asset",
+            ParamArray::vector(vec![0.9, 0.9, 0.9]),
+        );
+    let err = asset_bounds(&mut ParamReader::new(&bad, "bounded__momentum", 3))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sum to at most 1"), "{err}");
+}
+
+#[test]
+fn bounded_weights_stay_inside_their_bounds() {
+    let params = momentum_params()
+        .with(
+            "min_weights_per_asset",
+            ParamArray::vector(vec![0.2, 0.25, 0.2]),
+        )
+        .with(
+            "max_weights_per_asset",
+            ParamArray::vector(vec![0.42, 0.5, 0.5]),
+        );
+    let rows = run_with(
+        "bounded__momentum",
+        &params,
+        &settings(Interpolation::Linear),
+    );
+    let last = rows.last().unwrap();
+    assert!(
+        last[0] <= 0.42 + 1e-10 && last[1] >= 0.25 - 1e-10,
+        "{last:?}"
+    );
+    // Unbounded, the same rule pushes asset 0 above 0.45 (the reference rows above).
+    assert!(
+        run_with(
+            "momentum",
+            &momentum_params(),
+            &settings(Interpolation::Linear)
+        )[12][0]
+            > 0.45
+    );
+}

@@ -128,26 +128,27 @@ const OTHER_POOLS: &[&str] = &[
     "trad_hodling_index_market_cap",
 ];
 
-fn unknown_key(path: &str, key: &str, known: &[&[&str]]) -> RunError {
+fn unknown_key(path: &str, key: &str, value: &Value, known: &[&[&str]]) -> RunError {
     let all = known.iter().flat_map(|k| k.iter().copied());
     let hint = did_you_mean(key, all)
         .map(|s| format!(" (did you mean `{s}`?)"))
         .unwrap_or_default();
     RunError::config(
         format!("{path}.{key}"),
-        "given",
+        show(value),
         format!("is not a known key{hint}"),
     )
 }
 
 pub fn from_case_json(case: &Map<String, Value>) -> Result<RunConfig> {
-    for key in case.keys() {
+    for (key, value) in case {
         if !["run_fingerprint", "params"].contains(&key.as_str())
             && !CASE_INFO_KEYS.contains(&key.as_str())
         {
             return Err(unknown_key(
                 "case",
                 key,
+                value,
                 &[&["run_fingerprint", "params"], CASE_INFO_KEYS],
             ));
         }
@@ -160,7 +161,7 @@ pub fn from_case_json(case: &Map<String, Value>) -> Result<RunConfig> {
         ));
     };
     let fp = Fields::new("run_fingerprint", fp_map);
-    for key in fp.keys() {
+    for (key, value) in fp_map {
         if !(RUN_KEYS.contains(&key.as_str())
             || SEED_KEYS.contains(&key.as_str())
             || NO_EFFECT_KEYS.contains(&key.as_str()))
@@ -168,6 +169,7 @@ pub fn from_case_json(case: &Map<String, Value>) -> Result<RunConfig> {
             return Err(unknown_key(
                 "run_fingerprint",
                 key,
+                value,
                 &[RUN_KEYS, SEED_KEYS, NO_EFFECT_KEYS],
             ));
         }

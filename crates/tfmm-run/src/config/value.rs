@@ -109,8 +109,4 @@ impl<'a> Fields<'a> {
             Some(v) => Err(self.error(key, v, "must be an object")),
         }
     }
-
-    pub fn keys(&self) -> impl Iterator<Item = &'a String> {
-        self.map.keys()
-    }
 }
