@@ -3,7 +3,7 @@
 
 use tfmm_core::params::{ParamArray, Params};
 use tfmm_core::pools::{G3mZeroFee, Pool};
-use tfmm_core::rules::{Observation, RuleSettings, Seeds, internal_params};
+use tfmm_core::rules::{Observation, RuleSettings, Seeds, WEIGHT_RULES, internal_params};
 use tfmm_core::simulate::{self, Market, Trajectory};
 use tfmm_core::weights::{Interpolation, WeightEngine, WeightSettings};
 
@@ -75,16 +75,11 @@ fn cases() -> Vec<Case> {
         (7, 5, Interpolation::ApproxOptimal, 1001),
     ];
     for (cp, wip, interp, start) in layouts {
-        for rule in [
-            "momentum",
-            "anti_momentum",
-            "power_channel",
-            "mean_reversion_channel",
-            "triple_threat_mean_reversion_channel",
-            "difference_momentum",
-            "min_variance",
-            "index_market_cap",
-        ] {
+        // The hodling index has the index's weights; only its reserves differ.
+        for &rule in WEIGHT_RULES
+            .iter()
+            .filter(|r| **r != "hodling_index_market_cap")
+        {
             let mut params = internal_params(rule, &seeds, N, cp).unwrap();
             if rule == "index_market_cap" {
                 params.insert("logit_delta_lamb", ParamArray::vector(vec![-1.0; N]));

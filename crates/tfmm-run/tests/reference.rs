@@ -295,7 +295,6 @@ fn min_variance_matches_reference_given_its_look_ahead() {
         };
         let schedule = Schedule {
             chunk_period: w.rule.chunk_period,
-            weight_interpolation_period: w.weight_interpolation_period,
             interpolation: w.interpolation,
             start: causal.window.start,
         };
@@ -308,7 +307,8 @@ fn min_variance_matches_reference_given_its_look_ahead() {
             guard,
             schedule,
             vec![0.0; n],
-        );
+        )
+        .unwrap();
         let table = tfmm_data::load_prices(&reference_prices(), &config.tokens).unwrap();
         let rows = causal.window.data_rows();
         let data = table.slice(rows.start, rows.end);

@@ -133,7 +133,7 @@ impl WeightSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
     pub chunk_period: usize,
-    pub weight_interpolation_period: usize,
+    /// The shape of each ramp; its length is the guardrails' `interpol_num - 1` minutes.
     pub interpolation: Interpolation,
     /// Index (among minutes fed in) of the first bout minute; earlier minutes are burn-in.
     pub start: usize,
@@ -162,15 +162,38 @@ pub struct WeightEngine<S: Scalar> {
 }
 
 impl<S: Scalar> WeightEngine<S> {
-    /// An engine around any rule: the way to run a strategy of your own.
+    /// An engine around any rule: the way to run a strategy of your own. Fails if the
+    /// pieces do not fit together (asset counts, a ramp longer than a chunk).
     pub fn new(
         rule: Box<dyn Rule<S>>,
         guard: Guardrails<S>,
         schedule: Schedule,
         initial_weights: Vec<S>,
-    ) -> Self {
+    ) -> Result<Self> {
         let n = rule.n_assets();
-        Self {
+        let cp = schedule.chunk_period;
+        if cp == 0 {
+            return Err(Error::invalid(
+                "chunk_period",
+                0,
+                "must be a positive number of minutes",
+            ));
+        }
+        if !(2..=cp + 1).contains(&guard.interpol_num) {
+            return Err(Error::invalid(
+                "interpol_num",
+                guard.interpol_num,
+                format!("must lie in [2, chunk_period + 1] = [2, {}]", cp + 1),
+            ));
+        }
+        if initial_weights.len() != n {
+            return Err(Error::invalid(
+                "initial_weights",
+                format!("{} values", initial_weights.len()),
+                format!("the rule trades {n} assets"),
+            ));
+        }
+        Ok(Self {
             rule,
             guard,
             schedule,
@@ -181,7 +204,7 @@ impl<S: Scalar> WeightEngine<S> {
             rule_row: vec![cst(0.0); n],
             step: GuardStep::new(n),
             block: Block::Hold,
-        }
+        })
     }
 
     /// The engine for a quantammsim rule name (with optional `bounded__` / `ensemble__`
@@ -226,11 +249,10 @@ impl<S: Scalar> WeightEngine<S> {
         };
         let schedule = Schedule {
             chunk_period: settings.rule.chunk_period,
-            weight_interpolation_period: settings.weight_interpolation_period,
             interpolation: settings.interpolation,
             start,
         };
-        Ok(Self::new(rule_box, guard, schedule, initial))
+        Self::new(rule_box, guard, schedule, initial)
     }
 
     pub fn n_assets(&self) -> usize {
@@ -278,7 +300,7 @@ impl<S: Scalar> WeightEngine<S> {
             self.begin_block(m / cp);
         }
         if self.block == Block::Ramp {
-            let ramp_minutes = self.schedule.weight_interpolation_period;
+            let ramp_minutes = self.guard.interpol_num - 1;
             if o < ramp_minutes {
                 self.schedule.interpolation.ramp_row(
                     &self.step.start,

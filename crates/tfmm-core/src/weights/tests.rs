@@ -300,7 +300,8 @@ fn min_variance_weights_match_reference_with_its_look_ahead() {
         guard,
         *engine.schedule(),
         vec![1.0 / 3.0; 3],
-    );
+    )
+    .unwrap();
     let got = run(&mut replay);
     let w0 = [0.1, 0.7107323287799466, 0.1892676712200534];
     let w6 = [0.10504507505379118, 0.6707323288055879, 0.22422259614062104];
