@@ -86,7 +86,7 @@ fn main() -> tfmm_core::Result<()> {
         start: burn_in,
     };
     let mut engine = WeightEngine::new(Box::new(rule), guard, schedule, vec![0.5, 0.5])?;
-    let mut pool = G3mZeroFee::new(n_assets, 1_000_000.0, 1, true);
+    let mut pool = G3mZeroFee::new(n_assets, 1_000_000.0);
     let market = Market::new(n_assets, &prices);
     let path = simulate::run(&mut engine, &mut pool, &market, minutes - burn_in)?;
 

@@ -265,9 +265,25 @@ fn wrong_type_is_refused() {
 
 #[test]
 fn unsupported_result_changing_setting_is_refused() {
-    let case = edited(|c| c["run_fingerprint"]["fees"] = json!(0.003));
+    let case = edited(|c| c["run_fingerprint"]["subsidary_pools"] = json!([{"tokens": ["SOL"]}]));
     let err = failure(case, &prices_dir());
-    assert!(err.contains("run_fingerprint.fees = 0.003"), "{err}");
+    assert!(err.contains("run_fingerprint.subsidary_pools"), "{err}");
+}
+
+#[test]
+fn fees_outside_zero_to_one_are_refused() {
+    let case = edited(|c| c["run_fingerprint"]["fees"] = json!(1.0));
+    let err = failure(case, &prices_dir());
+    assert!(
+        err.contains("run_fingerprint.fees = 1.0") && err.contains("[0, 1)"),
+        "{err}"
+    );
+    let case = edited(|c| c["run_fingerprint"]["gas_cost"] = json!(-5));
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("run_fingerprint.gas_cost = -5"), "{err}");
+    let case = edited(|c| c["run_fingerprint"]["arb_frequency"] = json!(0));
+    let err = failure(case, &prices_dir());
+    assert!(err.contains("run_fingerprint.arb_frequency = 0"), "{err}");
 }
 
 #[test]

@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("weights_and_zero_fee_reserves", |b| {
         b.iter(|| {
-            let mut pool = G3mZeroFee::new(N, 1e6, 1, true);
+            let mut pool = G3mZeroFee::new(N, 1e6);
             let mut last = 0.0;
             simulate::simulate(&mut engine(), &mut pool, &Market::new(N, &p), YEAR, |row| {
                 last = row.value

@@ -54,7 +54,7 @@ fn params(log_k0: f64) -> Params<f64> {
 fn final_value<S: Scalar>(params: &Params<S>) -> S {
     let p = prices();
     let mut engine = WeightEngine::build("momentum", params, N, &settings(), START).unwrap();
-    let mut pool = G3mZeroFee::new(N, 1e6, 1, true);
+    let mut pool = G3mZeroFee::new(N, 1e6);
     let mut last = cst(0.0);
     simulate::simulate(
         &mut engine,

@@ -2,7 +2,7 @@
 //! changing prices after minute t changes nothing at or before t.
 
 use tfmm_core::params::{ParamArray, Params};
-use tfmm_core::pools::{G3mZeroFee, Pool};
+use tfmm_core::pools::{G3mZeroFee, MarketStep, Pool};
 use tfmm_core::rules::{Observation, RuleSettings, Seeds, WEIGHT_RULES, internal_params};
 use tfmm_core::simulate::{self, Market, Trajectory};
 use tfmm_core::weights::{Interpolation, WeightEngine, WeightSettings};
@@ -136,11 +136,10 @@ fn engine(case: &Case) -> WeightEngine<f64> {
 
 fn whole_history(case: &Case, prices: &[f64], supply: &[f64], n_rows: usize) -> Trajectory<f64> {
     let market = Market {
-        n_assets: N,
-        prices,
         supply: Some(supply),
+        ..Market::new(N, prices)
     };
-    let mut pool = G3mZeroFee::new(N, 1e6, 1, true);
+    let mut pool = G3mZeroFee::new(N, 1e6);
     simulate::run(&mut engine(case), &mut pool, &market, n_rows)
         .unwrap_or_else(|e| panic!("{}: {e}", case.rule))
 }
@@ -155,7 +154,7 @@ fn one_minute_at_a_time_equals_the_whole_history() {
         let batch = whole_history(&case, &p, &s, n_rows);
         // A keeper's loop: one observation per minute, nothing precomputed.
         let mut engine = engine(&case);
-        let mut pool = G3mZeroFee::new(N, 1e6, 1, true);
+        let mut pool = G3mZeroFee::new(N, 1e6);
         let mut row = 0;
         for t in 0..MINUTES {
             let obs = Observation {
@@ -163,10 +162,11 @@ fn one_minute_at_a_time_equals_the_whole_history() {
                 supply: Some(&s[t * N..(t + 1) * N]),
             };
             let Some(w) = engine.step(&obs) else { continue };
+            let step = MarketStep::frictionless(row, obs.prices);
             if row == 0 {
-                pool.init(w, obs.prices);
+                pool.init(w, &step);
             } else {
-                pool.step(row, w, obs.prices);
+                pool.step(w, &step);
             }
             assert_eq!(w, batch.weights_at(row), "{} row {row}", case.rule);
             assert_eq!(

@@ -7,6 +7,6 @@ mod error;
 pub mod output;
 mod run;
 
-pub use config::{PoolSettings, RunConfig};
+pub use config::{PoolKind, PoolSettings, RunConfig};
 pub use error::{Result, RunError};
 pub use run::{RunOutput, run, run_on_table};

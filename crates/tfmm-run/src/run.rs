@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use tfmm_core::pools::{G3mZeroFee, Pool, TradeWindow};
-use tfmm_core::simulate::{self, Market, Trajectory};
-use tfmm_core::weights::WeightEngine;
+use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, TradeWindow};
+use tfmm_core::simulate::{self, Market, Series, Trajectory};
+use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
 use tfmm_data::{
     PriceTable, TokenProvenance, Window, load_prices, load_supply, parse_utc, select_window,
 };
 
-use crate::config::RunConfig;
+use crate::config::{PoolKind, RunConfig};
 use crate::error::{Result, RunError};
 
 /// What one run produced.
@@ -79,14 +79,8 @@ pub fn run_on_table(
     let data = table.slice(window.data_rows().start, window.data_rows().end);
     let n = config.n_assets();
 
-    let mut engine = WeightEngine::build(
-        &config.rule,
-        &config.params,
-        n,
-        &config.weights,
-        window.start,
-    )?;
-    let supply = match (engine.rule().needs_supply(), supply_dir) {
+    let mut weights = weight_path(config, window.start)?;
+    let supply = match (weights.needs_supply(), supply_dir) {
         (true, Some(dir)) => Some(load_supply(dir, &config.tokens, &data)?),
         (true, None) => {
             return Err(RunError::config(
@@ -97,13 +91,18 @@ pub fn run_on_table(
         }
         (false, _) => None,
     };
-    let mut pool = zero_fee_pool(config);
+    let p = &config.pool;
     let market = Market {
-        n_assets: n,
-        prices: &data.prices,
         supply: supply.as_deref(),
+        fees: Series::Constant(p.fees),
+        gas_cost: Series::Constant(p.gas_cost),
+        arb_fees: Series::Constant(p.arb_fees),
+        arb_frequency: p.arb_frequency,
+        do_arb: p.do_arb,
+        ..Market::new(n, &data.prices)
     };
-    let trajectory = simulate::run(&mut engine, &mut pool, &market, window.n_rows)?;
+    let mut pool = pool(config, &market);
+    let trajectory = simulate::run(weights.as_mut(), pool.as_mut(), &market, window.n_rows)?;
     let bout = window.start * n..(window.start + window.n_rows) * n;
     Ok(RunOutput {
         config: config.clone(),
@@ -115,21 +114,54 @@ pub fn run_on_table(
     })
 }
 
-fn zero_fee_pool(config: &RunConfig) -> impl Pool<f64> {
+/// Where the pool's weights come from: a strategy rule, or fixed weights.
+fn weight_path(config: &RunConfig, start: usize) -> Result<Box<dyn WeightPath<f64>>> {
+    let n = config.n_assets();
+    Ok(match config.pool_kind() {
+        PoolKind::Tfmm => Box::new(WeightEngine::build(
+            &config.rule,
+            &config.params,
+            n,
+            &config.weights,
+            start,
+        )?),
+        PoolKind::Balancer | PoolKind::Hodl => Box::new(ConstantWeights::from_params(
+            &config.rule,
+            &config.params,
+            n,
+            start,
+        )?),
+    })
+}
+
+fn pool(config: &RunConfig, market: &Market<'_>) -> Box<dyn Pool<f64>> {
+    let n = config.n_assets();
     let p = &config.pool;
-    let pool = G3mZeroFee::new(
-        config.n_assets(),
-        p.initial_pool_value,
-        p.arb_frequency,
-        p.do_arb,
-    );
-    if config.rule.ends_with("hodling_index_market_cap") {
-        // A hodling index trades only while it is moving to a new target.
-        pool.with_trade_window(TradeWindow {
+    // A hodling index trades only while it is moving to a new target.
+    let window = config
+        .rule
+        .ends_with("hodling_index_market_cap")
+        .then_some(TradeWindow {
             chunk_period: config.weights.rule.chunk_period,
             open_minutes: config.weights.weight_interpolation_period,
-        })
-    } else {
-        pool
+        });
+    match config.pool_kind() {
+        PoolKind::Hodl => Box::new(Hodl::new(n, p.initial_pool_value)),
+        _ if !market.has_frictions() => {
+            let pool = G3mZeroFee::new(n, p.initial_pool_value);
+            Box::new(match window {
+                Some(w) => pool.with_trade_window(w),
+                None => pool,
+            })
+        }
+        _ => Box::new(G3mPool::new(
+            n,
+            G3mSettings {
+                initial_value: p.initial_pool_value,
+                noise_trader_ratio: p.noise_trader_ratio,
+                protocol_fee_split: p.protocol_fee_split,
+                window,
+            },
+        )),
     }
 }

@@ -313,7 +313,7 @@ fn min_variance_matches_reference_given_its_look_ahead() {
         let rows = causal.window.data_rows();
         let data = table.slice(rows.start, rows.end);
         let p = &config.pool;
-        let mut pool = G3mZeroFee::new(n, p.initial_pool_value, p.arb_frequency, p.do_arb);
+        let mut pool = G3mZeroFee::new(n, p.initial_pool_value);
         let replay = simulate::run(
             &mut engine,
             &mut pool,

@@ -347,6 +347,78 @@ impl<S: Scalar> WeightEngine<S> {
     }
 }
 
+/// A source of per-minute weights for a simulation.
+pub trait WeightPath<S: Scalar> {
+    /// Minutes of burn-in before the bout starts.
+    fn start(&self) -> usize;
+
+    /// Consumes the next minute; the weights in force once the bout has started.
+    fn step(&mut self, obs: &Observation<'_>) -> Option<&[S]>;
+
+    /// Whether observations must carry a supply series.
+    fn needs_supply(&self) -> bool {
+        false
+    }
+}
+
+impl<S: Scalar> WeightPath<S> for WeightEngine<S> {
+    fn start(&self) -> usize {
+        self.schedule.start
+    }
+
+    fn step(&mut self, obs: &Observation<'_>) -> Option<&[S]> {
+        WeightEngine::step(self, obs)
+    }
+
+    fn needs_supply(&self) -> bool {
+        self.rule.needs_supply()
+    }
+}
+
+/// The same weights every minute (Balancer, CowAMM, HODL's deposit).
+#[derive(Clone, Debug)]
+pub struct ConstantWeights<S> {
+    weights: Vec<S>,
+    start: usize,
+    minute: usize,
+}
+
+impl<S: Scalar> ConstantWeights<S> {
+    pub fn new(weights: Vec<S>, start: usize) -> Self {
+        Self {
+            weights,
+            start,
+            minute: 0,
+        }
+    }
+
+    /// Weights from `initial_weights_logits` (softmax) or `initial_weights`, equal if
+    /// neither is given; every other parameter is an error.
+    pub fn from_params(
+        pool: &str,
+        params: &Params<S>,
+        n_assets: usize,
+        start: usize,
+    ) -> Result<Self> {
+        let mut reader = ParamReader::new(params, pool, n_assets);
+        let weights = initial_weights(&mut reader)?;
+        reader.finish()?;
+        Ok(Self::new(weights, start))
+    }
+}
+
+impl<S: Scalar> WeightPath<S> for ConstantWeights<S> {
+    fn start(&self) -> usize {
+        self.start
+    }
+
+    fn step(&mut self, _: &Observation<'_>) -> Option<&[S]> {
+        let t = self.minute;
+        self.minute += 1;
+        (t >= self.start).then_some(&self.weights)
+    }
+}
+
 /// Splits `ensemble__bounded__momentum` into its hooks and base rule.
 fn split_hooks(rule: &str) -> Result<(Vec<&str>, &str)> {
     let mut parts: Vec<&str> = rule.split("__").collect();
@@ -364,7 +436,7 @@ fn split_hooks(rule: &str) -> Result<(Vec<&str>, &str)> {
 }
 
 /// `softmax(initial_weights_logits)`, or `initial_weights` as given, or equal weights.
-fn initial_weights<S: Scalar>(reader: &mut ParamReader<'_, S>) -> Result<Vec<S>> {
+pub(crate) fn initial_weights<S: Scalar>(reader: &mut ParamReader<'_, S>) -> Result<Vec<S>> {
     let n = reader.n_assets();
     match reader.choose(&["initial_weights_logits", "initial_weights"])? {
         Some("initial_weights_logits") => Ok(softmax(&reader.require("initial_weights_logits")?)),

@@ -48,6 +48,17 @@ impl Default for PoolSettings {
     }
 }
 
+/// Which pool a rule name runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    /// A TFMM pool: weights from a strategy rule.
+    Tfmm,
+    /// Constant weights.
+    Balancer,
+    /// The deposit, held.
+    Hodl,
+}
+
 /// A fully resolved run: what is simulated, over which window, with which settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
@@ -70,6 +81,14 @@ pub struct RunConfig {
 impl RunConfig {
     pub fn n_assets(&self) -> usize {
         self.tokens.len()
+    }
+
+    pub fn pool_kind(&self) -> PoolKind {
+        match self.rule.as_str() {
+            "balancer" => PoolKind::Balancer,
+            "hodl" => PoolKind::Hodl,
+            _ => PoolKind::Tfmm,
+        }
     }
 
     /// The resolved config as JSON, for `summary.json`.

@@ -120,8 +120,6 @@ const CASE_INFO_KEYS: &[&str] = &[
 
 /// Pool types quantammsim has that this version does not simulate yet.
 const OTHER_POOLS: &[&str] = &[
-    "balancer",
-    "hodl",
     "cow",
     "gyroscope",
     "reclamm",
@@ -295,7 +293,7 @@ fn check_rule(fp: &Fields<'_>, rule: &str) -> Result<()> {
             fp.field("rule"),
             format!("\"{rule}\""),
             format!(
-                "pool type not simulated by this version (it runs the TFMM rules: {})",
+                "pool type not simulated by this version (it runs balancer, hodl and the TFMM rules: {})",
                 WEIGHT_RULES.join(", ")
             ),
         ));
@@ -404,21 +402,17 @@ fn pool_settings(fp: &Fields<'_>) -> Result<PoolSettings> {
             "must be at least 1 minute",
         ));
     }
-    for (key, x) in [
-        ("fees", pool.fees),
-        ("gas_cost", pool.gas_cost),
-        ("arb_fees", pool.arb_fees),
-    ] {
-        if !(x.is_finite() && x >= 0.0) {
-            return Err(fp.error(key, &Value::from(x), "must be >= 0"));
+    for (key, x) in [("fees", pool.fees), ("arb_fees", pool.arb_fees)] {
+        if !(x.is_finite() && (0.0..1.0).contains(&x)) {
+            return Err(fp.error(key, &Value::from(x), "must be a fraction in [0, 1)"));
         }
-        if x > 0.0 {
-            return Err(fp.error(
-                key,
-                &Value::from(x),
-                "fee-path arbitrage is not implemented in this version; runs need fees = gas_cost = arb_fees = 0",
-            ));
-        }
+    }
+    if !(pool.gas_cost.is_finite() && pool.gas_cost >= 0.0) {
+        return Err(fp.error(
+            "gas_cost",
+            &Value::from(pool.gas_cost),
+            "must be an amount >= 0",
+        ));
     }
     if !(0.0..=1.0).contains(&pool.protocol_fee_split) {
         return Err(fp.error(

@@ -1,0 +1,282 @@
+//! The arbitrageur's best trade against a geometric mean market maker (invariant
+//! `prod R_i^w_i`) that charges a fee on inbound amounts.
+//!
+//! For a trade signature (which tokens go in, which come out) the optimum has a closed form
+//! (Willetts & Harrington, arXiv 2402.06731): in-tokens are added until `fee-adjusted
+//! marginal value = mu`, out-tokens removed until `marginal value = mu`, for one `mu`. The
+//! problem is convex, so the in-set is a top set and the out-set a bottom set of the tokens
+//! ordered by `u_i = w_i / (R_i p_i)` (how dear the pool prices token i against the market):
+//! only `n(n-1)/2` signatures can be optimal, and the best consistent one is the global
+//! optimum. (quantammsim tries only single pairs, which leaves profit on the table for
+//! three or more tokens.)
+
+use crate::scalar::{Scalar, cst};
+
+/// A trade is accepted when the pool invariant does not fall by more than this, relative.
+/// The optimum keeps the invariant exactly in exact arithmetic; the tolerance absorbs
+/// rounding (the reference compares two numbers equal in exact arithmetic and so rejects
+/// about 15% of correct trades at random).
+pub const INVARIANT_TOLERANCE: f64 = 1e-12;
+
+/// Pools whose prices are inside the fee band by less than this (relative) are left alone:
+/// such trades would earn about this share of the pool's value, i.e. nothing.
+const BAND_SLACK: f64 = 1e-12;
+
+/// Reusable buffers for [`Arbitrageur::optimal_trade`]; hot loops allocate nothing.
+#[derive(Clone, Debug)]
+pub struct Arbitrageur<S> {
+    order: Vec<usize>,
+    u: Vec<f64>,
+    ln_r: Vec<S>,
+    ln_w: Vec<S>,
+    ln_p: Vec<f64>,
+    candidate: Vec<S>,
+}
+
+impl<S: Scalar> Arbitrageur<S> {
+    pub fn new(n_assets: usize) -> Self {
+        Self {
+            order: (0..n_assets).collect(),
+            u: vec![0.0; n_assets],
+            ln_r: vec![cst(0.0); n_assets],
+            ln_w: vec![cst(0.0); n_assets],
+            ln_p: vec![0.0; n_assets],
+            candidate: vec![cst(0.0); n_assets],
+        }
+    }
+
+    /// Whether prices sit inside the no-arbitrage band: for every pair, depositing one
+    /// token (paying the fee) to withdraw another earns nothing at the margin.
+    pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
+        let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
+        for i in 0..p.len() {
+            let u = w[i].value() / (r[i].value() * p[i]);
+            self.u[i] = u;
+            hi = hi.max(u);
+            lo = lo.min(u);
+        }
+        gamma * hi <= lo * (1.0 + BAND_SLACK)
+    }
+
+    /// The profit-maximising change of the pool's reserves (positive = into the pool) for
+    /// reserves `r`, weights `w`, market prices `p` and `gamma = 1 - fee`. Writes it to
+    /// `delta` and returns the arbitrageur's profit, or `None` when no trade earns anything.
+    pub fn optimal_trade(
+        &mut self,
+        r: &[S],
+        w: &[S],
+        p: &[f64],
+        gamma: f64,
+        delta: &mut [S],
+    ) -> Option<S> {
+        if self.in_band(r, w, p, gamma) {
+            return None;
+        }
+        let n = p.len();
+        if gamma == 1.0 {
+            return Some(equilibrium_trade(r, w, p, delta));
+        }
+        let u = &self.u;
+        self.order
+            .sort_unstable_by(|&a, &b| u[b].total_cmp(&u[a]).then(a.cmp(&b)));
+        for i in 0..n {
+            self.ln_r[i] = r[i].ln();
+            self.ln_w[i] = w[i].ln();
+            self.ln_p[i] = p[i].ln();
+        }
+        let ln_gamma = gamma.ln();
+        let mut best: Option<S> = None;
+        // In-set: the `ins` tokens the pool prices dearest; out-set: the `outs` cheapest.
+        for ins in 1..n {
+            for outs in 1..=n - ins {
+                let Some(profit) = self.candidate_trade(ins, outs, r, w, p, gamma, ln_gamma) else {
+                    continue;
+                };
+                if best.is_none_or(|b| profit.value() > b.value()) {
+                    best = Some(profit);
+                    delta.copy_from_slice(&self.candidate);
+                }
+            }
+        }
+        let profit = best?;
+        // The invariant, over all tokens with the fee on inbound legs, must not fall.
+        let mut change = cst::<S>(0.0);
+        for i in 0..n {
+            if delta[i].value() != 0.0 {
+                let g = if delta[i].value() > 0.0 { gamma } else { 1.0 };
+                change += w[i] * ((r[i] + delta[i] * g) / r[i]).ln();
+            }
+        }
+        (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
+    }
+
+    /// The closed-form optimum for one signature; `None` if its signs contradict it (then
+    /// another signature is the optimum) or it earns nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn candidate_trade(
+        &mut self,
+        ins: usize,
+        outs: usize,
+        r: &[S],
+        w: &[S],
+        p: &[f64],
+        gamma: f64,
+        ln_gamma: f64,
+    ) -> Option<S> {
+        let n = p.len();
+        let (in_set, rest) = self.order.split_at(ins);
+        let out_set = &rest[rest.len() - outs..];
+        let traded = || in_set.iter().chain(out_set);
+        // Sub-pool weights renormalised over the traded tokens: ŵ = w / total.
+        let total = traded().fold(cst::<S>(0.0), |acc, &k| acc + w[k]);
+        let ln_total = total.ln();
+        // Lagrange level in log form: ln L = sum ŵ_k (ln R_k - ln(ŵ_k g_k / p_k)).
+        let mut ln_level = cst::<S>(0.0);
+        for &k in in_set {
+            let ln_target = self.ln_w[k] - ln_total + ln_gamma - self.ln_p[k];
+            ln_level += w[k] / total * (self.ln_r[k] - ln_target);
+        }
+        for &k in out_set {
+            let ln_target = self.ln_w[k] - ln_total - self.ln_p[k];
+            ln_level += w[k] / total * (self.ln_r[k] - ln_target);
+        }
+        // Post-trade invariant reserves X_k = L ŵ_k g_k / p_k; the pool keeps all of an
+        // inbound amount, of which the invariant sees g_k.
+        let scale = ln_level.exp() / total;
+        self.candidate.iter_mut().for_each(|d| *d = cst(0.0));
+        let mut profit = cst::<S>(0.0);
+        for &k in in_set {
+            let x = scale * w[k] * (gamma / p[k]);
+            let d = (x - r[k]) / gamma;
+            if d.value() <= 0.0 {
+                return None;
+            }
+            self.candidate[k] = d;
+            profit -= d * p[k];
+        }
+        for &k in out_set {
+            let x = scale * w[k] / p[k];
+            let d = x - r[k];
+            if d.value() >= 0.0 {
+                return None;
+            }
+            self.candidate[k] = d;
+            profit -= d * p[k];
+        }
+        debug_assert!(n >= ins + outs);
+        (profit.value() > 0.0).then_some(profit)
+    }
+}
+
+/// Zero fees: the trade that brings every marginal price to the market price (all tokens
+/// at once), `Delta = R (exp(sum_j w_j ln x_j) / x) - R` with `x_i = p_i / q_i` and pool
+/// prices `q_i = V w_i / R_i`. Returns the arbitrageur's profit.
+pub fn equilibrium_trade<S: Scalar>(r: &[S], w: &[S], p: &[f64], delta: &mut [S]) -> S {
+    let value = r
+        .iter()
+        .zip(p)
+        .fold(cst::<S>(0.0), |acc, (&ri, &pi)| acc + ri * pi);
+    let mut log_level = cst::<S>(0.0);
+    for j in 0..p.len() {
+        // x_j = p_j / q_j = p_j R_j / (V w_j)
+        log_level += w[j] * (r[j] * p[j] / (value * w[j])).ln();
+    }
+    let level = log_level.exp();
+    let mut profit = cst::<S>(0.0);
+    for i in 0..p.len() {
+        let x = r[i] * p[i] / (value * w[i]);
+        delta[i] = r[i] * (level / x) - r[i];
+        profit -= delta[i] * p[i];
+    }
+    profit
+}
+
+/// An exact-in swap of `amount_in` of token `i` for token `o` (weights `w`, fee `1 - gamma`):
+/// the amount of `o` the pool pays out.
+pub fn swap_out<S: Scalar>(r: &[S], w: &[S], i: usize, o: usize, amount_in: f64, gamma: f64) -> S {
+    let grown = (r[i] + gamma * amount_in) / r[i];
+    r[o] * (cst::<S>(1.0) - grown.recip().powd(w[i] / w[o]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invariant(r: &[f64], w: &[f64]) -> f64 {
+        r.iter().zip(w).map(|(r, w)| w * r.ln()).sum::<f64>()
+    }
+
+    // spec reserves.md §6.3: R = (1000, 50), w = (.5, .5), p = (1, 22), gamma = 0.997.
+    #[test]
+    fn two_token_trade_matches_reference() {
+        let mut arb = Arbitrageur::new(2);
+        let mut d = [0.0f64; 2];
+        let profit = arb
+            .optimal_trade(&[1000.0, 50.0], &[0.5, 0.5], &[1.0, 22.0], 0.997, &mut d)
+            .unwrap();
+        assert!((d[0] - 47.37658296364267).abs() < 1e-10, "{d:?}");
+        assert!((d[1] + 2.2551995434142498).abs() < 1e-12, "{d:?}");
+        assert!((profit - (-d[0] - 22.0 * d[1])).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_trade_inside_the_band() {
+        let mut arb = Arbitrageur::new(2);
+        let mut d = [0.0f64; 2];
+        // Pool price 50/1000*... at equilibrium for p = (1, 20): 0.5/(1000*1) = 0.5/(50*20).
+        assert!(
+            arb.optimal_trade(&[1000.0, 50.0], &[0.5, 0.5], &[1.0, 20.0], 0.997, &mut d)
+                .is_none()
+        );
+        // A move smaller than the fee: still nothing.
+        assert!(
+            arb.optimal_trade(&[1000.0, 50.0], &[0.5, 0.5], &[1.0, 20.05], 0.997, &mut d)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn trade_lands_on_the_band_edge_and_keeps_the_invariant() {
+        let (r, w, p, gamma) = (
+            [10.0, 200.0, 5000.0],
+            [0.2, 0.3, 0.5],
+            [900.0, 40.0, 1.1],
+            0.99,
+        );
+        let mut arb = Arbitrageur::new(3);
+        let mut d = [0.0f64; 3];
+        arb.optimal_trade(&r, &w, &p, gamma, &mut d).unwrap();
+        let eff: Vec<f64> = (0..3)
+            .map(|i| r[i] + d[i] * if d[i] > 0.0 { gamma } else { 1.0 })
+            .collect();
+        assert!((invariant(&eff, &w) - invariant(&r, &w)).abs() < 1e-13);
+        let post: Vec<f64> = (0..3).map(|i| r[i] + d[i]).collect();
+        let mut again = [0.0; 3];
+        assert!(
+            arb.optimal_trade(&post, &w, &p, gamma, &mut again)
+                .is_none(),
+            "{again:?}"
+        );
+    }
+
+    #[test]
+    fn zero_fee_trade_reaches_market_prices() {
+        let (r, w, p) = ([10.0, 200.0, 5000.0], [0.2, 0.3, 0.5], [900.0, 40.0, 1.1]);
+        let mut d = [0.0f64; 3];
+        let profit = equilibrium_trade(&r, &w, &p, &mut d);
+        assert!(profit > 0.0);
+        let post: Vec<f64> = (0..3).map(|i| r[i] + d[i]).collect();
+        let value: f64 = post.iter().zip(&p).map(|(a, b)| a * b).sum();
+        for i in 0..3 {
+            assert!((post[i] * p[i] / value - w[i]).abs() < 1e-14, "{post:?}");
+        }
+        assert!((invariant(&post, &w) - invariant(&r, &w)).abs() < 1e-13);
+    }
+
+    // spec reserves.md §6.3: exact-in swap of 100 token-0 into R = (1000, 50), w = (.6, .4).
+    #[test]
+    fn swap_matches_reference() {
+        let out: f64 = swap_out(&[1000.0, 50.0], &[0.6, 0.4], 0, 1, 100.0, 0.997);
+        assert!((out - 6.643055675549759).abs() < 1e-12, "{out}");
+    }
+}
