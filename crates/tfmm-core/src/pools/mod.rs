@@ -5,8 +5,11 @@
 //! [`arbitrage`]; each pool type has its own file.
 
 pub mod arbitrage;
+pub mod cow;
 mod g3m;
+pub mod gyroscope;
 mod hodl;
+pub mod reclamm;
 
 pub use g3m::{G3mPool, G3mSettings, G3mZeroFee, TradeWindow, zero_fee_ratio};
 pub use hodl::Hodl;
