@@ -53,7 +53,7 @@ fn run_writes_the_timeseries_and_summary_contract() {
     assert_eq!(
         lines.next().unwrap(),
         "unix_ms,value,weight_BTC,weight_ETH,weight_USDC,reserve_BTC,reserve_ETH,reserve_USDC,\
-         price_BTC,price_ETH,price_USDC"
+         price_BTC,price_ETH,price_USDC,fee_revenue,protocol_fee_revenue"
     );
     let rows: Vec<Vec<f64>> = lines
         .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())

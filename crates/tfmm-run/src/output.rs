@@ -18,8 +18,8 @@ pub fn write_all(out: &RunOutput, dir: &Path) -> Result<()> {
     std::fs::write(&path, text + "\n").map_err(|e| RunError::io(&path, e))
 }
 
-/// `unix_ms,value,weight_<T>...,reserve_<T>...,price_<T>...`, floats in shortest
-/// round-trip form.
+/// `unix_ms,value,weight_<T>...,reserve_<T>...,price_<T>...,fee_revenue,protocol_fee_revenue`,
+/// floats in shortest round-trip form.
 pub fn write_timeseries(out: &RunOutput, path: &Path) -> Result<()> {
     let io = |e| RunError::io(path, e);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io)?);
@@ -30,6 +30,8 @@ pub fn write_timeseries(out: &RunOutput, path: &Path) -> Result<()> {
             header.push_str(&format!(",{prefix}_{t}"));
         }
     }
+    // Fees earned that minute: kept by LPs, and diverted to the protocol.
+    header.push_str(",fee_revenue,protocol_fee_revenue");
     writeln!(w, "{header}").map_err(io)?;
     let n = tokens.len();
     let traj = &out.trajectory;
@@ -41,7 +43,8 @@ pub fn write_timeseries(out: &RunOutput, path: &Path) -> Result<()> {
         let fields = std::iter::once(traj.values[row])
             .chain(traj.weights_at(row).iter().copied())
             .chain(traj.reserves_at(row).iter().copied())
-            .chain(out.prices[row * n..(row + 1) * n].iter().copied());
+            .chain(out.prices[row * n..(row + 1) * n].iter().copied())
+            .chain([traj.lp_fees[row], traj.protocol_fees[row]]);
         for x in fields {
             line.push(',');
             line.push_str(buf.format(x));
@@ -82,6 +85,10 @@ pub fn summary(out: &RunOutput) -> Value {
         "final_reserves": out.final_reserves(),
         "final_weights": out.final_weights(),
         "final_prices": &out.prices[last * tokens.len()..],
+        "fee_revenue": {
+            "lp": out.trajectory.lp_fees.iter().sum::<f64>(),
+            "protocol": out.trajectory.protocol_fees.iter().sum::<f64>(),
+        },
         "burn_in_minutes": out.window.start,
         "config": out.config.to_json(),
         "data": data,

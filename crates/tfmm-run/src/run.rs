@@ -161,6 +161,7 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Box<dyn Pool<f64>> {
                 noise_trader_ratio: p.noise_trader_ratio,
                 protocol_fee_split: p.protocol_fee_split,
                 window,
+                validity: p.arb_validity,
             },
         )),
     }

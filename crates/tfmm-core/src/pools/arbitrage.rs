@@ -18,6 +18,19 @@ use crate::scalar::{Scalar, cst};
 /// about 15% of correct trades at random).
 pub const INVARIANT_TOLERANCE: f64 = 1e-12;
 
+/// How a candidate arbitrage is judged valid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validity {
+    /// tfmm: the optimum over every signature, accepted unless the invariant falls by more
+    /// than [`INVARIANT_TOLERANCE`].
+    #[default]
+    Tolerant,
+    /// quantammsim's own procedure, to reproduce its numbers: single-pair signatures in its
+    /// order, its arithmetic, and acceptance only if the post-trade invariant is not below
+    /// the pre-trade one in floating point (a coin toss for correct trades).
+    ReferenceExact,
+}
+
 /// Pools whose prices are inside the fee band by less than this (relative) are left alone:
 /// such trades would earn about this share of the pool's value, i.e. nothing.
 const BAND_SLACK: f64 = 1e-12;
@@ -25,6 +38,7 @@ const BAND_SLACK: f64 = 1e-12;
 /// Reusable buffers for [`Arbitrageur::optimal_trade`]; hot loops allocate nothing.
 #[derive(Clone, Debug)]
 pub struct Arbitrageur<S> {
+    validity: Validity,
     order: Vec<usize>,
     u: Vec<f64>,
     ln_r: Vec<S>,
@@ -35,7 +49,12 @@ pub struct Arbitrageur<S> {
 
 impl<S: Scalar> Arbitrageur<S> {
     pub fn new(n_assets: usize) -> Self {
+        Self::with_validity(n_assets, Validity::Tolerant)
+    }
+
+    pub fn with_validity(n_assets: usize, validity: Validity) -> Self {
         Self {
+            validity,
             order: (0..n_assets).collect(),
             u: vec![0.0; n_assets],
             ln_r: vec![cst(0.0); n_assets],
@@ -76,6 +95,9 @@ impl<S: Scalar> Arbitrageur<S> {
         if gamma == 1.0 {
             return Some(equilibrium_trade(r, w, p, delta));
         }
+        if self.validity == Validity::ReferenceExact {
+            return self.reference_trade(r, w, p, gamma, delta);
+        }
         let u = &self.u;
         self.order
             .sort_unstable_by(|&a, &b| u[b].total_cmp(&u[a]).then(a.cmp(&b)));
@@ -108,6 +130,80 @@ impl<S: Scalar> Arbitrageur<S> {
             }
         }
         (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
+    }
+
+    /// quantammsim's sifter: every single-pair signature in its order (its product over
+    /// `[1, 0, -1]`, first token most significant), its closed form and its exact-comparison
+    /// validity test; the most profitable valid candidate wins.
+    fn reference_trade(
+        &mut self,
+        r: &[S],
+        w: &[S],
+        p: &[f64],
+        gamma: f64,
+        delta: &mut [S],
+    ) -> Option<S> {
+        let n = p.len();
+        let mut best: Option<S> = None;
+        // Signature (+1 at `i`, -1 at `o`) in lexicographic order of (1, 0, -1) per token.
+        let rank = |i: usize, o: usize| -> Vec<i8> {
+            (0..n)
+                .map(|k| {
+                    if k == i {
+                        0
+                    } else if k == o {
+                        2
+                    } else {
+                        1
+                    }
+                })
+                .collect()
+        };
+        let mut pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (0..n).filter(move |&o| o != i).map(move |o| (i, o)))
+            .collect();
+        pairs.sort_by_key(|&(i, o)| rank(i, o));
+        for (i, o) in pairs {
+            let total = w[i] + w[o];
+            let (wi, wo) = (w[i] / total, w[o] / total);
+            let per_asset_in = (wi * gamma / p[i]).powd(cst::<S>(1.0) - wi);
+            let per_asset_out = (wo / p[o]).powd(cst::<S>(1.0) - wo);
+            let others_of_in = (cst::<S>(p[o]) / wo).powd(wo);
+            let others_of_out = (cst::<S>(p[i]) / (wi * gamma)).powd(wi);
+            let constant = if i < o {
+                r[i].powd(wi) * r[o].powd(wo)
+            } else {
+                r[o].powd(wo) * r[i].powd(wi)
+            };
+            self.candidate.iter_mut().for_each(|d| *d = cst(0.0));
+            self.candidate[i] = (constant * per_asset_in * others_of_in - r[i]) * (1.0 / gamma);
+            self.candidate[o] = constant * per_asset_out * others_of_out - r[o];
+            // Valid: reserves stay positive and the fee-adjusted invariant does not fall, in
+            // floating point, over all tokens with the original weights.
+            let (mut before, mut after) = (1.0f64, 1.0f64);
+            let mut positive = true;
+            for k in 0..n {
+                let d = self.candidate[k].value();
+                let rk = r[k].value();
+                positive &= rk + d > 0.0;
+                let g = if d > 0.0 { gamma } else { 1.0 };
+                after *= (rk + d * g).powf(w[k].value());
+                before *= rk.powf(w[k].value());
+            }
+            if !positive || after - before < 0.0 {
+                continue;
+            }
+            let profit = self
+                .candidate
+                .iter()
+                .zip(p)
+                .fold(cst::<S>(0.0), |acc, (&d, &pk)| acc - d * pk);
+            if profit.value() > 0.0 && best.is_none_or(|b| profit.value() > b.value()) {
+                best = Some(profit);
+                delta.copy_from_slice(&self.candidate);
+            }
+        }
+        best
     }
 
     /// The closed-form optimum for one signature; `None` if its signs contradict it (then

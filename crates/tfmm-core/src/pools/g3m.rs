@@ -6,7 +6,7 @@
 //! arbitrage minute has the reference's two sub-steps: the price move at the old weights,
 //! then the weight change at the new prices.
 
-use super::arbitrage::{Arbitrageur, swap_out};
+use super::arbitrage::{Arbitrageur, Validity, swap_out};
 use super::{FeeRevenue, MarketStep, Pool, Trade, deposit};
 use crate::scalar::{Scalar, cst};
 
@@ -138,6 +138,8 @@ pub struct G3mSettings {
     /// Share of swap fees diverted from the pool to the protocol.
     pub protocol_fee_split: f64,
     pub window: Option<TradeWindow>,
+    /// How arbitrage candidates are validated (tfmm's tolerant test by default).
+    pub validity: Validity,
 }
 
 impl G3mSettings {
@@ -147,6 +149,7 @@ impl G3mSettings {
             noise_trader_ratio: 0.0,
             protocol_fee_split: 0.0,
             window: None,
+            validity: Validity::Tolerant,
         }
     }
 }
@@ -170,7 +173,7 @@ impl<S: Scalar> G3mPool<S> {
             settings,
             reserves: vec![cst(0.0); n_assets],
             last_weights: vec![cst(0.0); n_assets],
-            arbitrageur: Arbitrageur::new(n_assets),
+            arbitrageur: Arbitrageur::with_validity(n_assets, settings.validity),
             delta: vec![cst(0.0); n_assets],
             revenue: FeeRevenue::zero(),
         }

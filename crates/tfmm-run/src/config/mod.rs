@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 use tfmm_core::params::Params;
+use tfmm_core::pools::arbitrage::Validity;
 use tfmm_core::weights::WeightSettings;
 
 use crate::error::{Result, RunError};
@@ -31,6 +32,9 @@ pub struct PoolSettings {
     pub arb_fees: f64,
     pub noise_trader_ratio: f64,
     pub protocol_fee_split: f64,
+    /// How arbitrage trades are validated: tfmm's tolerant test, or quantammsim's exact
+    /// comparison (to reproduce its numbers).
+    pub arb_validity: Validity,
 }
 
 impl Default for PoolSettings {
@@ -44,6 +48,7 @@ impl Default for PoolSettings {
             arb_fees: 0.0,
             noise_trader_ratio: 0.0,
             protocol_fee_split: 0.0,
+            arb_validity: Validity::Tolerant,
         }
     }
 }
@@ -127,6 +132,10 @@ impl RunConfig {
             "arb_fees": p.arb_fees,
             "noise_trader_ratio": p.noise_trader_ratio,
             "protocol_fee_split": p.protocol_fee_split,
+            "arb_validity": match p.arb_validity {
+                Validity::Tolerant => "tolerant",
+                Validity::ReferenceExact => "exact",
+            },
         })
     }
 }

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 use tfmm_core::error::did_you_mean;
 use tfmm_core::params::{ParamArray, Params};
+use tfmm_core::pools::arbitrage::Validity;
 use tfmm_core::rules::{RuleSettings, Seeds, WEIGHT_RULES, internal_params};
 use tfmm_core::weights::{Interpolation, WeightSettings};
 
@@ -46,6 +47,8 @@ const RUN_KEYS: &[&str] = &[
     "freq",
     "subsidary_pools",
     "n_assets",
+    // tfmm's own: "tolerant" (default) or "exact" (quantammsim's validity test).
+    "arb_validity",
 ];
 
 /// Starting values, used only when the case gives no `params`.
@@ -386,6 +389,17 @@ fn pool_settings(fp: &Fields<'_>) -> Result<PoolSettings> {
         arb_fees: fp.f64_or("arb_fees", 0.0)?,
         noise_trader_ratio: fp.f64_or("noise_trader_ratio", 0.0)?,
         protocol_fee_split: fp.f64_or("protocol_fee_split", 0.0)?,
+        arb_validity: match fp.str_or("arb_validity", "tolerant")? {
+            "tolerant" => Validity::Tolerant,
+            "exact" => Validity::ReferenceExact,
+            other => {
+                return Err(fp.error(
+                    "arb_validity",
+                    &Value::from(other),
+                    "must be \"tolerant\" or \"exact\" (quantammsim's test)",
+                ));
+            }
+        },
     };
     let v = pool.initial_pool_value;
     if !(v.is_finite() && v > 0.0) {
