@@ -63,7 +63,9 @@ fn run_writes_the_timeseries_and_summary_contract() {
     assert_eq!(rows[1][0] - rows[0][0], 60000.0);
     assert_eq!(rows[0][1], 1e6);
     // Prices are printed so they read back to the exact inputs (reference golden row 1).
-    assert_eq!(&rows[1][8..], &[37542.54, 4471.28, 0.999848]);
+    assert_eq!(&rows[1][8..11], &[37542.54, 4471.28, 0.999848]);
+    // A zero-fee pool earns no fees.
+    assert!(rows.iter().all(|r| r[11] == 0.0 && r[12] == 0.0));
     for r in &rows {
         let value: f64 = (0..3).map(|a| r[5 + a] * r[8 + a]).sum();
         assert!((value / r[1] - 1.0).abs() < 1e-14);
