@@ -3,9 +3,15 @@
 
 use tfmm_core::params::{ParamArray, Params};
 use tfmm_core::pools::{G3mZeroFee, MarketStep, Pool};
-use tfmm_core::rules::{Observation, RuleSettings, Seeds, WEIGHT_RULES, internal_params};
+use tfmm_core::params::ParamReader;
+use tfmm_core::rules::{
+    Ensemble, Observation, Rule, RuleKind, RuleSettings, Seeds, WEIGHT_RULES, build_rule,
+    internal_params,
+};
 use tfmm_core::simulate::{self, Market, Trajectory};
-use tfmm_core::weights::{Interpolation, WeightEngine, WeightSettings};
+use tfmm_core::weights::{
+    AssetBounds, GuardStep, Guardrails, Interpolation, Move, WeightEngine, WeightSettings,
+};
 
 const N: usize = 3;
 
@@ -125,8 +131,160 @@ fn cases() -> Vec<Case> {
             settings: ensemble_settings,
             start,
         });
+        // Settings and parameter forms the seeds above do not reach.
+        let mut capped = settings(cp, wip, interp);
+        capped.rule.cap_weights = Some(0.5);
+        let mut index = internal_params("index_market_cap", &seeds, N, cp).unwrap();
+        index.insert("logit_delta_lamb", ParamArray::vector(vec![-1.0; N]));
+        out.push(Case {
+            rule: "index_market_cap",
+            params: index,
+            settings: capped,
+            start,
+        });
+        let mut alt = settings(cp, wip, interp);
+        alt.rule.use_alt_lamb = true;
+        alt.rule.max_memory_days = 1.0; // caps the 2-day memory
+        out.push(Case {
+            rule: "momentum",
+            params: internal_params("momentum", &seeds, N, cp).unwrap(),
+            settings: alt,
+            start,
+        });
+        let mut logit_forms = internal_params("power_channel", &seeds, N, cp).unwrap();
+        logit_forms.remove("sp_pre_exp_scaling");
+        logit_forms.remove("sp_exponents");
+        logit_forms.insert("logit_pre_exp_scaling", ParamArray::vector(vec![0.3, -0.2, 0.0]));
+        logit_forms.insert("raw_exponents", ParamArray::scalar(1.2));
+        out.push(Case {
+            rule: "power_channel",
+            params: logit_forms,
+            settings: settings(cp, wip, interp),
+            start,
+        });
     }
     out
+}
+
+/// The weights of a run computed the way the reference's vectorised path lays them out
+/// (spec weights.md §1.2–1.7), independently of the streaming engine: all chunk rows of the
+/// rule first, then the guardrail scan over the bout's blocks, then interpolation and the
+/// final slice. Block `b` uses the rule row after chunk `floor(start / cp) + b`.
+fn batch_weights(case: &Case, prices: &[f64], supply: &[f64], n_rows: usize) -> Vec<Vec<f64>> {
+    let s = &case.settings;
+    let (cp, ip) = (s.rule.chunk_period, s.weight_interpolation_period + 1);
+    let total = case.start + n_rows;
+    // Stage A/B: rule rows after each chunk observation (row j after P_j).
+    let mut rule = rebuild_rule(case);
+    let mut rows = vec![];
+    let mut out = vec![0.0; N];
+    for (j, t) in (0..total).step_by(cp).enumerate() {
+        let obs = Observation {
+            prices: &prices[t * N..(t + 1) * N],
+            supply: Some(&supply[t * N..(t + 1) * N]),
+        };
+        if j == 0 {
+            rule.init(&obs, &mut out);
+        } else {
+            rule.step(&obs, &mut out);
+        }
+        rows.push(out.clone());
+    }
+    // Stage C: slice to the bout: the blocks that cover its `n_rows` minutes (the reference
+    // computes ceil(bout_length / cp), which may need data past the end).
+    let s_c = case.start / cp;
+    let n_blocks = (n_rows - 1) / cp + 1;
+    let sliced = &rows[s_c..s_c + n_blocks];
+    // Stage D: the guardrail scan.
+    let guard = Guardrails {
+        minimum_weight: s.minimum_weight(N),
+        maximum_change: s.maximum_change,
+        interpol_num: ip,
+        bounds: bounds_of(case),
+        ste_min_max_weight: false,
+        ste_max_change: false,
+    };
+    let initial = engine(case).initial_weights().to_vec();
+    let kind_blend: Option<Vec<f64>> = match rule.kind() {
+        RuleKind::Delta => None,
+        RuleKind::Target { blend } => Some(blend.to_vec()),
+    };
+    let mut position = initial.clone();
+    let mut step = GuardStep::new(N);
+    let mut blocks: Vec<Vec<f64>> = vec![];
+    if kind_blend.is_none() {
+        blocks.extend((0..cp).map(|_| initial.clone()));
+    } else {
+        let how = Move::Toward { blend: kind_blend.as_deref().unwrap() };
+        guard.target(&sliced[0], &sliced[0], how, &mut step);
+        position = step.target.clone();
+    }
+    // Delta rules apply the row of chunk s_c + b from block b = 1 on.
+    let skip = usize::from(kind_blend.is_none());
+    for row in &sliced[skip..] {
+        let how = match &kind_blend {
+            None => Move::Delta,
+            Some(b) => Move::Toward { blend: b },
+        };
+        guard.apply(&mut position, row, how, &mut step);
+        // Stage E: one block of `cp` rows.
+        for o in 0..cp {
+            let mut w = vec![0.0; N];
+            if o < ip - 1 {
+                s.interpolation.ramp_row(&step.start, &step.scaled_diff, &position, o, ip, &mut w);
+            } else {
+                w.copy_from_slice(&position);
+            }
+            blocks.push(w);
+        }
+    }
+    // Stage F: the bout's rows.
+    blocks.truncate(n_rows);
+    blocks
+}
+
+fn rebuild_rule(case: &Case) -> Box<dyn Rule<f64>> {
+    let base = case.rule.rsplit("__").next().unwrap();
+    let members = case.settings.n_ensemble_members;
+    if case.rule.starts_with("ensemble__") && members > 1 {
+        let rules = (0..members)
+            .map(|i| {
+                let mut member = Params::new();
+                for (name, arr) in case.params.iter() {
+                    if name != "initial_weights_logits" {
+                        member.insert(name, arr.index(i));
+                    }
+                }
+                let mut reader = ParamReader::new(&member, base, N);
+                build_rule(base, &mut reader, &case.settings.rule).unwrap()
+            })
+            .collect();
+        return Box::new(Ensemble::new(rules));
+    }
+    let mut reader = ParamReader::new(&case.params, base, N);
+    build_rule(base, &mut reader, &case.settings.rule).unwrap()
+}
+
+fn bounds_of(case: &Case) -> Option<AssetBounds<f64>> {
+    let get = |name: &str| case.params.get(name).map(|a| a.data.clone());
+    Some(AssetBounds {
+        min: get("min_weights_per_asset")?,
+        max: get("max_weights_per_asset")?,
+    })
+}
+
+#[test]
+fn weights_equal_an_independent_whole_history_computation() {
+    let (p, s) = (prices(MINUTES, 5), supply(MINUTES));
+    for case in cases() {
+        let n_rows = MINUTES - case.start;
+        let streamed = whole_history(&case, &p, &s, n_rows);
+        let batch = batch_weights(&case, &p, &s, n_rows);
+        assert_eq!(batch.len(), n_rows);
+        for (r, want) in batch.iter().enumerate() {
+            assert_eq!(streamed.weights_at(r), want.as_slice(), "{} row {r}", case.rule);
+        }
+    }
 }
 
 fn engine(case: &Case) -> WeightEngine<f64> {

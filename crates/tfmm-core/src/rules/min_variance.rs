@@ -1,7 +1,7 @@
 //! Minimum variance: target weights proportional to the inverse EWMA variance of each
 //! asset's chunk returns (a diagonal risk-parity allocation).
 
-use super::{Observation, Rule, RuleKind, RuleSettings, require_one_of};
+use super::{Observation, Rule, RuleKind, RuleSettings, read_lamb};
 use crate::error::{Error, Result};
 use crate::estimators::ReturnVariance;
 use crate::params::{ParamReader, memory_days_to_lamb};
@@ -41,42 +41,32 @@ impl<S: Scalar> MinVariance<S> {
     pub fn build(reader: &mut ParamReader<'_, S>, settings: &RuleSettings) -> Result<Self> {
         let cp = settings.chunk_period_f64();
         let cap = settings.max_lamb();
-        let (name, raw) = require_one_of(reader, &["memory_days_1", "logit_lamb"])?;
-        if name == "memory_days_1" {
-            positive_memory(reader, name, &raw)?;
-        }
-        let lamb: Vec<S> = raw
-            .into_iter()
-            .map(|x| {
-                if name == "memory_days_1" {
-                    memory_days_to_lamb(x, cp)
-                } else {
-                    logistic(x)
-                }
-            })
-            .map(|l| clip(l, 0.0, cap))
-            .collect();
-        let blend = if reader.has("memory_days_2") {
-            let raw = reader.require("memory_days_2")?;
-            positive_memory(reader, "memory_days_2", &raw)?;
-            raw.into_iter()
-                .map(|md| memory_days_to_lamb(md, cp))
-                .collect()
-        } else {
-            let logit_lamb = reader.require("logit_lamb")?;
-            let delta = reader
-                .vector("logit_delta_lamb")?
-                .ok_or_else(|| Error::MissingParam {
-                    rule: reader.rule().to_string(),
+        // The variance memory: `memory_days_1`, else `logit_lamb`. The blend: `memory_days_2`,
+        // else `logit_lamb + logit_delta_lamb` (so `memory_days_1` may come with the logits).
+        let lamb: Vec<S> = match reader.vector("memory_days_1")? {
+            Some(days) => {
+                positive_memory(reader, "memory_days_1", &days)?;
+                days.into_iter().map(|md| memory_days_to_lamb(md, cp)).collect()
+            }
+            None => read_lamb(reader)?,
+        };
+        let lamb: Vec<S> = lamb.into_iter().map(|l| clip(l, 0.0, cap)).collect();
+        let blend = match reader.vector("memory_days_2")? {
+            Some(days) => {
+                positive_memory(reader, "memory_days_2", &days)?;
+                days.into_iter().map(|md| memory_days_to_lamb(md, cp)).collect()
+            }
+            None => {
+                let rule = reader.rule().to_string();
+                let missing = || Error::MissingParam {
+                    rule: rule.clone(),
                     name: "memory_days_2".into(),
-                    alternatives: "`memory_days_2` or `logit_delta_lamb` (with `logit_lamb`)"
-                        .into(),
-                })?;
-            logit_lamb
-                .iter()
-                .zip(&delta)
-                .map(|(&l, &d)| logistic(l + d))
-                .collect()
+                    alternatives: "`memory_days_2`, or `logit_lamb` with `logit_delta_lamb`".into(),
+                };
+                let logit_lamb = reader.vector("logit_lamb")?.ok_or_else(missing)?;
+                let delta = reader.vector("logit_delta_lamb")?.ok_or_else(missing)?;
+                logit_lamb.iter().zip(&delta).map(|(&l, &d)| logistic(l + d)).collect()
+            }
         };
         Ok(Self {
             variance: ReturnVariance::new(&lamb),

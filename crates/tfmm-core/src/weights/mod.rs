@@ -21,6 +21,9 @@ use crate::params::{ParamReader, Params, softmax};
 use crate::rules::{Ensemble, Observation, Rule, RuleKind, RuleSettings, build_rule};
 use crate::scalar::{Scalar, cst, sigmoid};
 
+/// More members than this is a config error, not something to allocate.
+const MAX_ENSEMBLE_MEMBERS: usize = 4096;
+
 /// Settings of the weight path (quantammsim run-fingerprint names).
 #[derive(Clone, Debug, PartialEq)]
 pub struct WeightSettings {
@@ -109,11 +112,11 @@ impl WeightSettings {
                 "must be a positive number of days",
             ));
         }
-        if self.n_ensemble_members == 0 {
+        if !(1..=MAX_ENSEMBLE_MEMBERS).contains(&self.n_ensemble_members) {
             return Err(Error::invalid(
                 "n_ensemble_members",
-                0,
-                "must be at least 1",
+                self.n_ensemble_members,
+                format!("must lie in [1, {MAX_ENSEMBLE_MEMBERS}]"),
             ));
         }
         if let Some(cap) = self.rule.cap_weights

@@ -86,18 +86,20 @@ impl Table {
     }
 }
 
-/// Largest `|a - b|`.
-pub fn max_abs(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+/// The larger of two differences, NaN winning (`f64::max` would drop it).
+pub fn worst(a: f64, b: f64) -> f64 {
+    if a.is_nan() || a > b { a } else { b }
 }
 
-/// Largest `|a / b - 1|`.
+/// Largest `|a - b|` (NaN if any).
+pub fn max_abs(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, worst)
+}
+
+/// Largest `|a / b - 1|` (NaN if any).
 pub fn max_rel(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x / y - 1.0).abs())
-        .fold(0.0, f64::max)
+        .fold(0.0, worst)
 }
