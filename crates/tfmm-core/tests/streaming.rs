@@ -1,9 +1,9 @@
 //! For every rule: feeding prices one minute at a time gives the whole-history result, and
 //! changing prices after minute t changes nothing at or before t.
 
+use tfmm_core::params::ParamReader;
 use tfmm_core::params::{ParamArray, Params};
 use tfmm_core::pools::{G3mZeroFee, MarketStep, Pool};
-use tfmm_core::params::ParamReader;
 use tfmm_core::rules::{
     Ensemble, Observation, Rule, RuleKind, RuleSettings, Seeds, WEIGHT_RULES, build_rule,
     internal_params,
@@ -154,7 +154,10 @@ fn cases() -> Vec<Case> {
         let mut logit_forms = internal_params("power_channel", &seeds, N, cp).unwrap();
         logit_forms.remove("sp_pre_exp_scaling");
         logit_forms.remove("sp_exponents");
-        logit_forms.insert("logit_pre_exp_scaling", ParamArray::vector(vec![0.3, -0.2, 0.0]));
+        logit_forms.insert(
+            "logit_pre_exp_scaling",
+            ParamArray::vector(vec![0.3, -0.2, 0.0]),
+        );
         logit_forms.insert("raw_exponents", ParamArray::scalar(1.2));
         out.push(Case {
             rule: "power_channel",
@@ -215,7 +218,9 @@ fn batch_weights(case: &Case, prices: &[f64], supply: &[f64], n_rows: usize) -> 
     if kind_blend.is_none() {
         blocks.extend((0..cp).map(|_| initial.clone()));
     } else {
-        let how = Move::Toward { blend: kind_blend.as_deref().unwrap() };
+        let how = Move::Toward {
+            blend: kind_blend.as_deref().unwrap(),
+        };
         guard.target(&sliced[0], &sliced[0], how, &mut step);
         position = step.target.clone();
     }
@@ -231,7 +236,8 @@ fn batch_weights(case: &Case, prices: &[f64], supply: &[f64], n_rows: usize) -> 
         for o in 0..cp {
             let mut w = vec![0.0; N];
             if o < ip - 1 {
-                s.interpolation.ramp_row(&step.start, &step.scaled_diff, &position, o, ip, &mut w);
+                s.interpolation
+                    .ramp_row(&step.start, &step.scaled_diff, &position, o, ip, &mut w);
             } else {
                 w.copy_from_slice(&position);
             }
@@ -282,7 +288,12 @@ fn weights_equal_an_independent_whole_history_computation() {
         let batch = batch_weights(&case, &p, &s, n_rows);
         assert_eq!(batch.len(), n_rows);
         for (r, want) in batch.iter().enumerate() {
-            assert_eq!(streamed.weights_at(r), want.as_slice(), "{} row {r}", case.rule);
+            assert_eq!(
+                streamed.weights_at(r),
+                want.as_slice(),
+                "{} row {r}",
+                case.rule
+            );
         }
     }
 }

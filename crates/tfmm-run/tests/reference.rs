@@ -423,3 +423,25 @@ fn min_variance_matches_reference_given_its_look_ahead() {
         "the causal engine should differ from the look-ahead: {causal_gap:e}"
     );
 }
+
+#[test]
+fn user_facing_parameters_run_like_internal_ones() {
+    // momentum_3a_f30_vec_1m: memory_days [5, 15, 30], k_per_day [0.5, 2, 4], weights
+    // [.5, .3, .2], given the way quantammsim's web front end sends them.
+    let dir = testdata().join("reference/cases/momentum_3a_f30_vec_1m");
+    let case = case_json(&dir);
+    let mut user = case.clone();
+    user["params"] = json!({
+        "memory_days": [5.0, 15.0, 30.0],
+        "k_per_day": [0.5, 2.0, 4.0],
+        "weights": [0.5, 0.3, 0.2],
+    });
+    user.as_object_mut().unwrap().remove("params_internal");
+    let internal = tfmm_run::run(&weight_config(&case), &reference_prices()).unwrap();
+    let facing = tfmm_run::run(&weight_config(&user), &reference_prices()).unwrap();
+    let d = max_abs(&internal.trajectory.weights, &facing.trajectory.weights);
+    // `k_per_day` becomes `k` (times memory days) rather than `log_k` (2^log_k times memory
+    // days): equal up to rounding.
+    assert!(d < 1e-12, "{d:e}");
+    assert!(max_rel(&internal.trajectory.values, &facing.trajectory.values) < 1e-12);
+}

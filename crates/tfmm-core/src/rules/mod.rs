@@ -22,7 +22,7 @@ pub use mean_reversion_channel::MeanReversionChannel;
 pub use min_variance::MinVariance;
 pub use momentum::Momentum;
 pub use power_channel::PowerChannel;
-pub use seeds::{Seeds, internal_params};
+pub use seeds::{Seeds, USER_FACING, internal_params, internalize};
 pub use triple_threat::TripleThreat;
 
 use crate::error::{Error, Result, did_you_mean};

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tfmm_core::error::did_you_mean;
 use tfmm_core::params::{ParamArray, Params};
 use tfmm_core::pools::arbitrage::Validity;
-use tfmm_core::rules::{RuleSettings, Seeds, WEIGHT_RULES, internal_params};
+use tfmm_core::rules::{RuleSettings, Seeds, WEIGHT_RULES, internal_params, internalize};
 use tfmm_core::weights::{Interpolation, WeightSettings};
 
 use super::value::{Fields, show};
@@ -186,7 +186,10 @@ pub fn from_case_json(case: &Map<String, Value>) -> Result<RunConfig> {
     let pool = pool_settings(&fp)?;
 
     let params = match case.get("params").or_else(|| case.get("params_internal")) {
-        Some(Value::Object(map)) => params_from_json(map)?,
+        Some(Value::Object(map)) => {
+            internalize(&rule, &params_from_json(map)?, n, weights.rule.chunk_period)
+                .map_err(RunError::Core)?
+        }
         Some(Value::Null) | None => {
             internal_params(&rule, &seeds(&fp)?, n, weights.rule.chunk_period)
                 .map_err(|e| seed_error(&fp, e))?
