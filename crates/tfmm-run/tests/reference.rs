@@ -168,11 +168,9 @@ fn weights_values_and_reserves_match_reference() {
         }
         // Single-minute reserves of the reference move by ~1% under 1-ulp perturbations
         // (reserves.md §2.9), so rows are compared on value; reserves only loosely.
-        if !zero_fee
-            && !(final_diff.abs() <= FEE_FINAL_VALUE
-                && d.value <= FEE_ROW
-                && d.reserves <= FEE_RESERVES)
-        {
+        let close =
+            final_diff.abs() <= FEE_FINAL_VALUE && d.value <= FEE_ROW && d.reserves <= FEE_RESERVES;
+        if !zero_fee && !close {
             failures.push(format!(
                 "{name}: final {final_diff:e}, rows: value {:e}, reserves {:e}",
                 d.value, d.reserves
