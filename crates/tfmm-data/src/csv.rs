@@ -16,7 +16,7 @@ use crate::series::{Series, SeriesBuilder, exact_i64};
 
 const TIME_COLUMNS: [&str; 2] = ["unix_ms", "unix"];
 
-fn open_text(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
+pub(crate) fn open_text(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let gz = path
         .file_name()
@@ -33,12 +33,12 @@ fn open_text(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
 }
 
 /// A field's byte range in its line, and whether it contained quotes.
-type Span = (usize, usize, bool);
+pub(crate) type Span = (usize, usize, bool);
 
 /// Splits one CSV record on commas, honouring double quotes (`""` inside a
 /// quoted field is a literal quote). Spans index into `line`; ranges rather
 /// than slices let one buffer serve every line.
-fn split_fields(line: &str, out: &mut Vec<Span>) {
+pub(crate) fn split_fields(line: &str, out: &mut Vec<Span>) {
     out.clear();
     let mut start = 0;
     let mut in_quotes = false;
@@ -61,7 +61,7 @@ fn split_fields(line: &str, out: &mut Vec<Span>) {
 }
 
 /// The text of a field: trimmed, surrounding quotes removed, `""` unescaped.
-fn field(line: &str, (start, end, has_quotes): Span) -> Cow<'_, str> {
+pub(crate) fn field(line: &str, (start, end, has_quotes): Span) -> Cow<'_, str> {
     // Spans come from splitting on ASCII commas, so they are char boundaries.
     let t = line[start..end].trim();
     if !has_quotes {
@@ -76,7 +76,7 @@ fn field(line: &str, (start, end, has_quotes): Span) -> Cow<'_, str> {
 
 /// Parses a timestamp field. quantammsim's CSV pipeline reads `unix` as float,
 /// so `1640995200000.0` is accepted when it is an exact integer.
-fn parse_time(text: &str) -> Option<i64> {
+pub(crate) fn parse_time(text: &str) -> Option<i64> {
     if let Ok(v) = text.parse::<i64>() {
         return Some(v);
     }

@@ -8,6 +8,7 @@
 mod align;
 mod csv;
 mod error;
+mod market;
 mod parquet;
 mod series;
 mod supply;
@@ -17,6 +18,7 @@ mod window;
 
 pub use align::{PriceTable, TokenProvenance, load_prices};
 pub use error::{DataError, Position};
+pub use market::{Points, TradeRow, read_points, read_trades};
 pub use series::{Series, candidate_names, find_token_file, read_series};
 pub use supply::{load_supply, supply_candidate_names};
 pub use ticks::{read_ticks, write_ticks};

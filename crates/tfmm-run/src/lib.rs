@@ -4,6 +4,7 @@
 
 pub mod config;
 mod error;
+pub mod market;
 pub mod output;
 mod run;
 

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use tfmm_core::pools::cow::{CowPool, CowSettings};
 use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, TradeWindow};
-use tfmm_core::simulate::{self, Market, Series, Trajectory};
+use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
 use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
 use tfmm_data::{
     PriceTable, TokenProvenance, Window, load_prices, load_supply, parse_utc, select_window,
@@ -92,16 +93,27 @@ pub fn run_on_table(
         (false, _) => None,
     };
     let p = &config.pool;
+    let inputs = config
+        .market
+        .resolve(&config.tokens, start_ms, window.n_rows)?;
+    fn series(s: &Option<Vec<f64>>, constant: f64) -> Series<'_> {
+        s.as_deref()
+            .map_or(Series::Constant(constant), Series::PerMinute)
+    }
     let market = Market {
         supply: supply.as_deref(),
-        fees: Series::Constant(p.fees),
-        gas_cost: Series::Constant(p.gas_cost),
-        arb_fees: Series::Constant(p.arb_fees),
+        fees: series(&inputs.fees, p.fees),
+        gas_cost: series(&inputs.gas_cost, p.gas_cost),
+        arb_fees: series(&inputs.arb_fees, p.arb_fees),
+        trades: Trades {
+            minutes: &inputs.trade_minutes,
+            trades: &inputs.trades,
+        },
         arb_frequency: p.arb_frequency,
         do_arb: p.do_arb,
         ..Market::new(n, &data.prices)
     };
-    let mut pool = pool(config, &market);
+    let mut pool = pool(config, &market)?;
     let trajectory = simulate::run(weights.as_mut(), pool.as_mut(), &market, window.n_rows)?;
     let bout = window.start * n..(window.start + window.n_rows) * n;
     Ok(RunOutput {
@@ -125,16 +137,13 @@ fn weight_path(config: &RunConfig, start: usize) -> Result<Box<dyn WeightPath<f6
             &config.weights,
             start,
         )?),
-        PoolKind::Balancer | PoolKind::Hodl => Box::new(ConstantWeights::from_params(
-            &config.rule,
-            &config.params,
-            n,
-            start,
-        )?),
+        PoolKind::Balancer | PoolKind::Hodl | PoolKind::Cow => Box::new(
+            ConstantWeights::from_params(&config.rule, &config.params, n, start)?,
+        ),
     })
 }
 
-fn pool(config: &RunConfig, market: &Market<'_>) -> Box<dyn Pool<f64>> {
+fn pool(config: &RunConfig, market: &Market<'_>) -> Result<Box<dyn Pool<f64>>> {
     let n = config.n_assets();
     let p = &config.pool;
     // A hodling index trades only while it is moving to a new target.
@@ -145,8 +154,23 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Box<dyn Pool<f64>> {
             chunk_period: config.weights.rule.chunk_period,
             open_minutes: config.weights.weight_interpolation_period,
         });
-    match config.pool_kind() {
+    Ok(match config.pool_kind() {
         PoolKind::Hodl => Box::new(Hodl::new(n, p.initial_pool_value)),
+        PoolKind::Cow => {
+            if p.protocol_fee_split != 0.0 {
+                return Err(RunError::config(
+                    "protocol_fee_split",
+                    p.protocol_fee_split,
+                    "CowAMM pools have no protocol fee share; give 0",
+                ));
+            }
+            let settings = CowSettings {
+                arb_quality: p.arb_quality,
+                noise_trader_ratio: p.noise_trader_ratio,
+                ..CowSettings::new(p.initial_pool_value)
+            };
+            Box::new(CowPool::from_params(&config.params, n, settings)?)
+        }
         _ if !market.has_frictions() => {
             let pool = G3mZeroFee::new(n, p.initial_pool_value);
             Box::new(match window {
@@ -164,5 +188,5 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Box<dyn Pool<f64>> {
                 validity: p.arb_validity,
             },
         )),
-    }
+    })
 }

@@ -46,7 +46,9 @@ impl<S: Scalar> MinVariance<S> {
         let lamb: Vec<S> = match reader.vector("memory_days_1")? {
             Some(days) => {
                 positive_memory(reader, "memory_days_1", &days)?;
-                days.into_iter().map(|md| memory_days_to_lamb(md, cp)).collect()
+                days.into_iter()
+                    .map(|md| memory_days_to_lamb(md, cp))
+                    .collect()
             }
             None => read_lamb(reader)?,
         };
@@ -54,7 +56,9 @@ impl<S: Scalar> MinVariance<S> {
         let blend = match reader.vector("memory_days_2")? {
             Some(days) => {
                 positive_memory(reader, "memory_days_2", &days)?;
-                days.into_iter().map(|md| memory_days_to_lamb(md, cp)).collect()
+                days.into_iter()
+                    .map(|md| memory_days_to_lamb(md, cp))
+                    .collect()
             }
             None => {
                 let rule = reader.rule().to_string();
@@ -65,7 +69,11 @@ impl<S: Scalar> MinVariance<S> {
                 };
                 let logit_lamb = reader.vector("logit_lamb")?.ok_or_else(missing)?;
                 let delta = reader.vector("logit_delta_lamb")?.ok_or_else(missing)?;
-                logit_lamb.iter().zip(&delta).map(|(&l, &d)| logistic(l + d)).collect()
+                logit_lamb
+                    .iter()
+                    .zip(&delta)
+                    .map(|(&l, &d)| logistic(l + d))
+                    .collect()
             }
         };
         Ok(Self {

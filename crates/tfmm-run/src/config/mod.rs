@@ -12,6 +12,7 @@ use tfmm_core::pools::arbitrage::Validity;
 use tfmm_core::weights::WeightSettings;
 
 use crate::error::{Result, RunError};
+use crate::market::MarketSeries;
 
 pub use quantammsim::from_case_json;
 
@@ -32,6 +33,9 @@ pub struct PoolSettings {
     pub arb_fees: f64,
     pub noise_trader_ratio: f64,
     pub protocol_fee_split: f64,
+    /// CowAMM: the share of the perfect batch-auction model in the blend with the
+    /// single-arbitrageur model.
+    pub arb_quality: f64,
     /// How arbitrage trades are validated: tfmm's tolerant test, or quantammsim's exact
     /// comparison (to reproduce its numbers).
     pub arb_validity: Validity,
@@ -48,6 +52,7 @@ impl Default for PoolSettings {
             arb_fees: 0.0,
             noise_trader_ratio: 0.0,
             protocol_fee_split: 0.0,
+            arb_quality: 1.0,
             arb_validity: Validity::Tolerant,
         }
     }
@@ -62,6 +67,8 @@ pub enum PoolKind {
     Balancer,
     /// The deposit, held.
     Hodl,
+    /// CowAMM / FM-AMM: constant weights, batch-auction arbitrage.
+    Cow,
 }
 
 /// A fully resolved run: what is simulated, over which window, with which settings.
@@ -81,6 +88,8 @@ pub struct RunConfig {
     pub end: String,
     pub weights: WeightSettings,
     pub pool: PoolSettings,
+    /// Fee, gas and arbitrage-fee series and user trades, when given.
+    pub market: MarketSeries,
 }
 
 impl RunConfig {
@@ -92,6 +101,7 @@ impl RunConfig {
         match self.rule.as_str() {
             "balancer" => PoolKind::Balancer,
             "hodl" => PoolKind::Hodl,
+            "cow" => PoolKind::Cow,
             _ => PoolKind::Tfmm,
         }
     }
@@ -132,6 +142,7 @@ impl RunConfig {
             "arb_fees": p.arb_fees,
             "noise_trader_ratio": p.noise_trader_ratio,
             "protocol_fee_split": p.protocol_fee_split,
+            "arb_quality": p.arb_quality,
             "arb_validity": match p.arb_validity {
                 Validity::Tolerant => "tolerant",
                 Validity::ReferenceExact => "exact",
@@ -151,7 +162,8 @@ fn array_json(shape: &[usize], data: &[f64]) -> Value {
     }
 }
 
-/// Reads a config file. JSON with a `run_fingerprint` is a quantammsim case.
+/// Reads a config file. JSON with a `run_fingerprint` is a quantammsim case. Relative file
+/// paths inside it are relative to the config file.
 pub fn load(path: &Path) -> Result<RunConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| RunError::io(path, e))?;
     let value: Value = serde_json::from_str(&text).map_err(|e| {
@@ -161,13 +173,18 @@ pub fn load(path: &Path) -> Result<RunConfig> {
             format!("is not valid JSON ({e})"),
         )
     })?;
-    parse(&value)
+    parse_in(&value, path.parent().unwrap_or(Path::new(".")))
 }
 
-/// A config from parsed JSON.
+/// A config from parsed JSON; relative paths are taken from the working directory.
 pub fn parse(value: &Value) -> Result<RunConfig> {
+    parse_in(value, Path::new("."))
+}
+
+/// A config from parsed JSON; relative paths are taken from `base_dir`.
+pub fn parse_in(value: &Value, base_dir: &Path) -> Result<RunConfig> {
     match value {
-        Value::Object(map) if map.contains_key("run_fingerprint") => from_case_json(map),
+        Value::Object(map) if map.contains_key("run_fingerprint") => from_case_json(map, base_dir),
         Value::Object(_) => Err(RunError::config(
             "config",
             "an object without `run_fingerprint`",

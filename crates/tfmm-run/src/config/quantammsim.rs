@@ -15,6 +15,9 @@ use tfmm_core::weights::{Interpolation, WeightSettings};
 use super::value::{Fields, show};
 use super::{PoolSettings, RunConfig};
 use crate::error::{Result, RunError};
+use crate::market::{MarketSeries, SeriesSpec, TradesSpec, in_dir};
+use std::path::Path;
+use tfmm_data::TradeRow;
 
 /// Keys a run reads.
 const RUN_KEYS: &[&str] = &[
@@ -47,6 +50,7 @@ const RUN_KEYS: &[&str] = &[
     "freq",
     "subsidary_pools",
     "n_assets",
+    "arb_quality",
     // tfmm's own: "tolerant" (default) or "exact" (quantammsim's validity test).
     "arb_validity",
 ];
@@ -75,7 +79,6 @@ const NO_EFFECT_KEYS: &[&str] = &[
     "ensemble_init_method",
     "ensemble_init_scale",
     "ensemble_init_seed",
-    "arb_quality",
     "do_trades",
     "numeraire",
     "reclamm_interpolation_method",
@@ -103,6 +106,10 @@ const NO_EFFECT_KEYS: &[&str] = &[
     "_arc_length_speed_config",
 ];
 
+/// Time-varying market inputs, named like quantammsim's `do_run_on_historic_data` arguments:
+/// a CSV path (relative to the config file), or inline columns.
+const MARKET_KEYS: &[&str] = &["fees_df", "gas_cost_df", "arb_fees_df", "raw_trades"];
+
 /// Top-level keys of a reference case other than the fingerprint and parameters: what the
 /// case generator recorded for reading.
 const CASE_INFO_KEYS: &[&str] = &[
@@ -122,12 +129,7 @@ const CASE_INFO_KEYS: &[&str] = &[
 ];
 
 /// Pool types quantammsim has that this version does not simulate yet.
-const OTHER_POOLS: &[&str] = &[
-    "cow",
-    "gyroscope",
-    "reclamm",
-    "trad_hodling_index_market_cap",
-];
+const OTHER_POOLS: &[&str] = &["gyroscope", "reclamm", "trad_hodling_index_market_cap"];
 
 fn unknown_key(path: &str, key: &str, value: &Value, known: &[&[&str]]) -> RunError {
     let all = known.iter().flat_map(|k| k.iter().copied());
@@ -141,16 +143,17 @@ fn unknown_key(path: &str, key: &str, value: &Value, known: &[&[&str]]) -> RunEr
     )
 }
 
-pub fn from_case_json(case: &Map<String, Value>) -> Result<RunConfig> {
+pub fn from_case_json(case: &Map<String, Value>, base_dir: &Path) -> Result<RunConfig> {
     for (key, value) in case {
         if !["run_fingerprint", "params"].contains(&key.as_str())
+            && !MARKET_KEYS.contains(&key.as_str())
             && !CASE_INFO_KEYS.contains(&key.as_str())
         {
             return Err(unknown_key(
                 "case",
                 key,
                 value,
-                &[&["run_fingerprint", "params"], CASE_INFO_KEYS],
+                &[&["run_fingerprint", "params"], MARKET_KEYS, CASE_INFO_KEYS],
             ));
         }
     }
@@ -204,7 +207,20 @@ pub fn from_case_json(case: &Map<String, Value>) -> Result<RunConfig> {
     };
     let params = with_fixed_bounds(params, &fp, &rule)?;
 
+    let market = MarketSeries {
+        fees: series_spec(case, "fees_df", &["fees"], base_dir)?,
+        gas_cost: series_spec(
+            case,
+            "gas_cost_df",
+            &["trade_gas_cost_usd", "gas_cost"],
+            base_dir,
+        )?,
+        arb_fees: series_spec(case, "arb_fees_df", &["arb_fees"], base_dir)?,
+        trades: trades_spec(case, base_dir)?,
+    };
+
     Ok(RunConfig {
+        market,
         name: case.get("name").and_then(Value::as_str).map(str::to_string),
         tokens,
         rule,
@@ -299,7 +315,7 @@ fn check_rule(fp: &Fields<'_>, rule: &str) -> Result<()> {
             fp.field("rule"),
             format!("\"{rule}\""),
             format!(
-                "pool type not simulated by this version (it runs balancer, hodl and the TFMM rules: {})",
+                "pool type not simulated by this version (it runs balancer, hodl, cow and the TFMM rules: {})",
                 WEIGHT_RULES.join(", ")
             ),
         ));
@@ -326,7 +342,7 @@ fn check_rule(fp: &Fields<'_>, rule: &str) -> Result<()> {
 /// Settings that do nothing in a run still get their types checked, so a typo in a value
 /// is not silently accepted either.
 fn check_no_effect_values(fp: &Fields<'_>) -> Result<()> {
-    for key in ["turnover_penalty", "price_noise_sigma", "arb_quality"] {
+    for key in ["turnover_penalty", "price_noise_sigma"] {
         fp.opt_f64(key)?;
     }
     for key in ["do_trades", "use_fused_reserves"] {
@@ -392,6 +408,7 @@ fn pool_settings(fp: &Fields<'_>) -> Result<PoolSettings> {
         arb_fees: fp.f64_or("arb_fees", 0.0)?,
         noise_trader_ratio: fp.f64_or("noise_trader_ratio", 0.0)?,
         protocol_fee_split: fp.f64_or("protocol_fee_split", 0.0)?,
+        arb_quality: fp.f64_or("arb_quality", 1.0)?,
         arb_validity: match fp.str_or("arb_validity", "tolerant")? {
             "tolerant" => Validity::Tolerant,
             "exact" => Validity::ReferenceExact,
@@ -488,6 +505,125 @@ fn seeds(fp: &Fields<'_>) -> Result<Seeds> {
         raw_exponents: read("initial_raw_exponents", d.raw_exponents)?,
         pre_exp_scaling: read("initial_pre_exp_scaling", d.pre_exp_scaling)?,
     })
+}
+
+/// A fee-like series: a CSV path, `{"unix": [...], "<column>": [...]}` (timestamped,
+/// forward-filled) or `{"<column>": [...]}` (one value per simulated minute).
+fn series_spec(
+    case: &Map<String, Value>,
+    key: &str,
+    columns: &[&str],
+    base_dir: &Path,
+) -> Result<Option<SeriesSpec>> {
+    let field = key.to_string();
+    let bad = |v: &Value, rule: String| RunError::config(&field, show(v), rule);
+    match case.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(path)) => Ok(Some(SeriesSpec::File {
+            path: in_dir(base_dir, path),
+            column: columns[0].to_string(),
+        })),
+        Some(v @ Value::Object(map)) => {
+            let Some((_, values)) = columns.iter().find_map(|c| map.get(*c).map(|v| (c, v))) else {
+                return Err(bad(v, format!("needs a `{}` column", columns[0])));
+            };
+            let values = numbers(values)
+                .ok_or_else(|| bad(v, format!("`{}` must be a list of numbers", columns[0])))?;
+            match map.get("unix").or_else(|| map.get("unix_ms")) {
+                None => Ok(Some(SeriesSpec::PerMinute(values))),
+                Some(t) => {
+                    let unix_ms = timestamps(t).ok_or_else(|| {
+                        bad(
+                            v,
+                            "`unix` must be a list of whole-minute millisecond timestamps".into(),
+                        )
+                    })?;
+                    if unix_ms.len() != values.len() || unix_ms.windows(2).any(|w| w[1] <= w[0]) {
+                        return Err(bad(
+                            v,
+                            "`unix` must increase and match the values one to one".into(),
+                        ));
+                    }
+                    Ok(Some(SeriesSpec::Points { unix_ms, values }))
+                }
+            }
+        }
+        Some(v) => Err(bad(v, "must be a CSV path or an object of columns".into())),
+    }
+}
+
+/// User trades: a CSV path or `{"unix": [...], "token_in": [...], "token_out": [...], "amount_in": [...]}`.
+fn trades_spec(case: &Map<String, Value>, base_dir: &Path) -> Result<Option<TradesSpec>> {
+    let bad = |v: &Value, rule: &str| RunError::config("raw_trades", show(v), rule);
+    match case.get("raw_trades") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(path)) => Ok(Some(TradesSpec::File(in_dir(base_dir, path)))),
+        Some(v @ Value::Object(map)) => {
+            let column = |name: &str| {
+                map.get(name).and_then(Value::as_array).ok_or_else(|| {
+                    bad(
+                        v,
+                        "needs lists `unix`, `token_in`, `token_out`, `amount_in`",
+                    )
+                })
+            };
+            let (unix, token_in, token_out, amount) = (
+                column("unix")?,
+                column("token_in")?,
+                column("token_out")?,
+                column("amount_in")?,
+            );
+            if [token_in.len(), token_out.len(), amount.len()]
+                .iter()
+                .any(|&l| l != unix.len())
+            {
+                return Err(bad(
+                    v,
+                    "`unix`, `token_in`, `token_out` and `amount_in` must have equal lengths",
+                ));
+            }
+            let mut rows = Vec::with_capacity(unix.len());
+            for i in 0..unix.len() {
+                let (Some(t), Some(a), Some(b), Some(x)) = (
+                    timestamps(&unix[i]).and_then(|t| t.first().copied()),
+                    token_in[i].as_str(),
+                    token_out[i].as_str(),
+                    amount[i].as_f64(),
+                ) else {
+                    return Err(bad(
+                        v,
+                        &format!("row {i}: needs a timestamp, two token symbols and an amount"),
+                    ));
+                };
+                rows.push(TradeRow {
+                    unix_ms: t,
+                    token_in: a.into(),
+                    token_out: b.into(),
+                    amount_in: x,
+                    origin: format!("raw_trades row {i}"),
+                });
+            }
+            Ok(Some(TradesSpec::Rows(rows)))
+        }
+        Some(v) => Err(bad(v, "must be a CSV path or an object of columns")),
+    }
+}
+
+fn numbers(v: &Value) -> Option<Vec<f64>> {
+    v.as_array()?.iter().map(Value::as_f64).collect()
+}
+
+/// Millisecond timestamps on whole minutes (one number or a list).
+fn timestamps(v: &Value) -> Option<Vec<i64>> {
+    let one = |x: &Value| {
+        x.as_i64()
+            .or_else(|| x.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .filter(|t| t % 60_000 == 0)
+    };
+    match v {
+        Value::Array(items) => items.iter().map(one).collect(),
+        other => one(other).map(|t| vec![t]),
+    }
 }
 
 /// `bounded__` rules take fixed bounds from `learnable_bounds_settings` when the parameters
