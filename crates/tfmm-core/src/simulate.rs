@@ -113,9 +113,9 @@ pub struct MinuteRow<'a, S> {
 
 /// Runs `n_rows` bout minutes, handing each to `sink`. Fails if the market is too short, a
 /// market-cap rule has no supply, or the path turns NaN (naming the minute).
-pub fn simulate<S: Scalar>(
-    weights: &mut dyn WeightPath<S>,
-    pool: &mut dyn Pool<S>,
+pub fn simulate<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
+    weights: &mut W,
+    pool: &mut P,
     market: &Market<'_>,
     n_rows: usize,
     mut sink: impl FnMut(MinuteRow<'_, S>),
@@ -152,6 +152,7 @@ pub fn simulate<S: Scalar>(
     let frequency = market.arb_frequency.max(1);
     let mut shares = vec![S::from(0.0); market.n_assets];
     let mut next_trade = 0;
+    let mut arb_offset = 0usize;
     for t in 0..needed {
         let obs = market.observation(t);
         let Some(w) = weights.step(&obs) else {
@@ -170,9 +171,14 @@ pub fn simulate<S: Scalar>(
             fees: market.fees.at(minute),
             gas_cost: market.gas_cost.at(minute),
             arb_fees: market.arb_fees.at(minute),
-            arbitrage: market.do_arb && minute.is_multiple_of(frequency),
+            arbitrage: market.do_arb && arb_offset == 0,
             trades: &market.trades.trades[first..next_trade],
         };
+        // Arbitrage minutes counted incrementally (no division per minute).
+        arb_offset += 1;
+        if arb_offset == frequency {
+            arb_offset = 0;
+        }
         if minute == 0 {
             pool.init(w, &step);
         } else {
@@ -265,9 +271,9 @@ impl<S: Scalar> Trajectory<S> {
 }
 
 /// [`simulate`] collecting a [`Trajectory`].
-pub fn run<S: Scalar>(
-    weights: &mut dyn WeightPath<S>,
-    pool: &mut dyn Pool<S>,
+pub fn run<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
+    weights: &mut W,
+    pool: &mut P,
     market: &Market<'_>,
     n_rows: usize,
 ) -> Result<Trajectory<S>> {

@@ -41,9 +41,8 @@ pub struct Arbitrageur<S> {
     validity: Validity,
     order: Vec<usize>,
     u: Vec<f64>,
-    ln_r: Vec<S>,
-    ln_w: Vec<S>,
-    ln_p: Vec<f64>,
+    /// `-ln u_k = ln(R_k p_k / w_k)`: all a candidate's closed form needs from the state.
+    neg_ln_u: Vec<S>,
     candidate: Vec<S>,
 }
 
@@ -57,9 +56,7 @@ impl<S: Scalar> Arbitrageur<S> {
             validity,
             order: (0..n_assets).collect(),
             u: vec![0.0; n_assets],
-            ln_r: vec![cst(0.0); n_assets],
-            ln_w: vec![cst(0.0); n_assets],
-            ln_p: vec![0.0; n_assets],
+            neg_ln_u: vec![cst(0.0); n_assets],
             candidate: vec![cst(0.0); n_assets],
         }
     }
@@ -102,9 +99,7 @@ impl<S: Scalar> Arbitrageur<S> {
         self.order
             .sort_unstable_by(|&a, &b| u[b].total_cmp(&u[a]).then(a.cmp(&b)));
         for i in 0..n {
-            self.ln_r[i] = r[i].ln();
-            self.ln_w[i] = w[i].ln();
-            self.ln_p[i] = p[i].ln();
+            self.neg_ln_u[i] = (r[i] * p[i] / w[i]).ln();
         }
         let ln_gamma = gamma.ln();
         let mut best: Option<S> = None;
@@ -222,23 +217,20 @@ impl<S: Scalar> Arbitrageur<S> {
         let n = p.len();
         let (in_set, rest) = self.order.split_at(ins);
         let out_set = &rest[rest.len() - outs..];
-        let traded = || in_set.iter().chain(out_set);
-        // Sub-pool weights renormalised over the traded tokens: ŵ = w / total.
-        let total = traded().fold(cst::<S>(0.0), |acc, &k| acc + w[k]);
-        let ln_total = total.ln();
-        // Lagrange level in log form: ln L = sum ŵ_k (ln R_k - ln(ŵ_k g_k / p_k)).
-        let mut ln_level = cst::<S>(0.0);
+        // The Lagrange level: post-trade invariant reserves are X_k = e^E w_k g_k / p_k with
+        // E = (sum_A w_k ln(R_k p_k / w_k) - ln(gamma) sum_in w_k) / sum_A w_k, which keeps the
+        // sub-pool invariant (fee-adjusted) and equalises marginal values.
+        let (mut total, mut total_in, mut weighted) = (cst::<S>(0.0), cst::<S>(0.0), cst::<S>(0.0));
         for &k in in_set {
-            let ln_target = self.ln_w[k] - ln_total + ln_gamma - self.ln_p[k];
-            ln_level += w[k] / total * (self.ln_r[k] - ln_target);
+            total_in += w[k];
+            weighted += w[k] * self.neg_ln_u[k];
         }
+        total += total_in;
         for &k in out_set {
-            let ln_target = self.ln_w[k] - ln_total - self.ln_p[k];
-            ln_level += w[k] / total * (self.ln_r[k] - ln_target);
+            total += w[k];
+            weighted += w[k] * self.neg_ln_u[k];
         }
-        // Post-trade invariant reserves X_k = L ŵ_k g_k / p_k; the pool keeps all of an
-        // inbound amount, of which the invariant sees g_k.
-        let scale = ln_level.exp() / total;
+        let scale = ((weighted - total_in * ln_gamma) / total).exp();
         self.candidate.iter_mut().for_each(|d| *d = cst(0.0));
         let mut profit = cst::<S>(0.0);
         for &k in in_set {

@@ -8,31 +8,32 @@
 
 use super::arbitrage::{Arbitrageur, Validity, swap_out};
 use super::{FeeRevenue, MarketStep, Pool, Trade, deposit};
-use crate::scalar::{Scalar, cst};
+use crate::scalar::{Scalar, cst, exp_near_zero, ln_ratio};
 
-/// Reserve multipliers for one arbitrage step at zero fees: first the price move
-/// `p_prev -> p` at the old weights, then the weight change `w_prev -> w` at the new prices.
-/// Both parts are products taken in log space, as in the reference.
-pub fn zero_fee_ratio<S: Scalar>(w_prev: &[S], p_prev: &[f64], w: &[S], p: &[f64], out: &mut [S]) {
-    let mut log_price = cst::<S>(0.0);
+/// Growth of a zero-fee G3M pool's value over one arbitrage step: the price move
+/// `p_prev -> p` at the old weights keeps the invariant (`prod x_j^w_prev_j`, `x = p / p_prev`),
+/// then the weight change `w_prev -> w` at the new prices costs `exp(-KL(w || w_prev))`.
+/// Both in log space, the ratios being close to 1 minute to minute.
+pub fn zero_fee_growth<S: Scalar>(w_prev: &[S], p_prev: &[f64], w: &[S], p: &[f64]) -> S {
+    let mut log_growth = cst::<S>(0.0);
     for j in 0..p.len() {
-        log_price += w_prev[j] * (p[j] / p_prev[j]).ln();
+        log_growth += w_prev[j] * ln_ratio(cst::<S>(p[j]), cst::<S>(p_prev[j]));
     }
-    let price_move = log_price.exp();
+    // Unchanged weights (most minutes) cost nothing: skip the logs.
+    if w.iter().zip(w_prev).any(|(a, b)| a.value() != b.value()) {
+        for j in 0..w.len() {
+            log_growth -= w[j] * ln_ratio(w[j], w_prev[j]);
+        }
+    }
+    exp_near_zero(log_growth)
+}
+
+/// Reserve multipliers for one zero-fee arbitrage step (the reference's closed form):
+/// the pool ends at equilibrium, `R_i = w_i V / p_i`.
+pub fn zero_fee_ratio<S: Scalar>(w_prev: &[S], p_prev: &[f64], w: &[S], p: &[f64], out: &mut [S]) {
+    let growth = zero_fee_growth(w_prev, p_prev, w, p);
     for (i, o) in out.iter_mut().enumerate() {
-        *o = price_move / (p[i] / p_prev[i]);
-    }
-    // Unchanged weights (most minutes) make the weight part exactly 1: skip it.
-    if w.iter().zip(w_prev).all(|(a, b)| a.value() == b.value()) {
-        return;
-    }
-    let mut log_weight = cst::<S>(0.0);
-    for j in 0..w.len() {
-        log_weight += w[j] * (w[j] / w_prev[j]).ln();
-    }
-    let weight_move = log_weight.exp();
-    for (i, o) in out.iter_mut().enumerate() {
-        *o *= (w[i] / w_prev[i]) / weight_move;
+        *o = growth * (w[i] / w_prev[i]) / (p[i] / p_prev[i]);
     }
 }
 
@@ -50,18 +51,17 @@ impl TradeWindow {
     }
 }
 
-/// Zero-fee G3M reserves. Between arbitrages reserves stay put, and the next arbitrage
-/// starts from the prices and weights of the last one.
+/// Zero-fee G3M reserves. After every arbitrage the pool sits at equilibrium,
+/// `R_i = w_i V / p_i`, so only its value needs carrying. Between arbitrages reserves stay
+/// put, and the next arbitrage starts from the prices and weights of the last one.
 #[derive(Clone, Debug)]
 pub struct G3mZeroFee<S> {
     initial_value: f64,
     window: Option<TradeWindow>,
-    initial: Vec<S>,
-    growth: Vec<S>,
+    value: S,
     reserves: Vec<S>,
     last_weights: Vec<S>,
     last_prices: Vec<f64>,
-    ratio: Vec<S>,
 }
 
 impl<S: Scalar> G3mZeroFee<S> {
@@ -69,12 +69,10 @@ impl<S: Scalar> G3mZeroFee<S> {
         Self {
             initial_value,
             window: None,
-            initial: vec![cst(0.0); n_assets],
-            growth: vec![cst(1.0); n_assets],
+            value: cst(initial_value),
             reserves: vec![cst(0.0); n_assets],
             last_weights: vec![cst(0.0); n_assets],
             last_prices: vec![0.0; n_assets],
-            ratio: vec![cst(1.0); n_assets],
         }
     }
 
@@ -94,10 +92,9 @@ impl<S: Scalar> Pool<S> for G3mZeroFee<S> {
             weights,
             market.prices,
             self.initial_value,
-            &mut self.initial,
+            &mut self.reserves,
         );
-        self.reserves.copy_from_slice(&self.initial);
-        self.growth.iter_mut().for_each(|g| *g = cst(1.0));
+        self.value = cst(self.initial_value);
         self.last_weights.copy_from_slice(weights);
         self.last_prices.copy_from_slice(market.prices);
     }
@@ -107,18 +104,9 @@ impl<S: Scalar> Pool<S> for G3mZeroFee<S> {
             return;
         }
         let prices = market.prices;
-        zero_fee_ratio(
-            &self.last_weights,
-            &self.last_prices,
-            weights,
-            prices,
-            &mut self.ratio,
-        );
-        // Reserves are the deposit times the running product of ratios (the reference's
-        // order of operations).
+        self.value *= zero_fee_growth(&self.last_weights, &self.last_prices, weights, prices);
         for i in 0..prices.len() {
-            self.growth[i] *= self.ratio[i];
-            self.reserves[i] = self.initial[i] * self.growth[i];
+            self.reserves[i] = weights[i] * self.value / prices[i];
         }
         self.last_weights.copy_from_slice(weights);
         self.last_prices.copy_from_slice(prices);

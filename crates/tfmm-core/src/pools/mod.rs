@@ -11,7 +11,7 @@ pub mod gyroscope;
 mod hodl;
 pub mod reclamm;
 
-pub use g3m::{G3mPool, G3mSettings, G3mZeroFee, TradeWindow, zero_fee_ratio};
+pub use g3m::{G3mPool, G3mSettings, G3mZeroFee, TradeWindow, zero_fee_growth, zero_fee_ratio};
 pub use hodl::Hodl;
 
 use crate::scalar::{Scalar, cst};

@@ -157,6 +157,11 @@ pub struct WeightEngine<S: Scalar> {
     schedule: Schedule,
     initial: Vec<S>,
     minute: usize,
+    /// `minute mod chunk_period`.
+    chunk_offset: usize,
+    /// Minute within the current bout block, and blocks begun so far.
+    block_offset: usize,
+    blocks_begun: usize,
     rule_row: Vec<S>,
     position: Vec<S>,
     step: GuardStep<S>,
@@ -204,6 +209,9 @@ impl<S: Scalar> WeightEngine<S> {
             row: initial_weights.clone(),
             initial: initial_weights,
             minute: 0,
+            chunk_offset: 0,
+            block_offset: 0,
+            blocks_begun: 0,
             rule_row: vec![cst(0.0); n],
             step: GuardStep::new(n),
             block: Block::Hold,
@@ -287,20 +295,33 @@ impl<S: Scalar> WeightEngine<S> {
     /// Consumes the next minute. Returns that minute's weights once the bout has started
     /// (burn-in minutes only feed the rule).
     pub fn step(&mut self, obs: &Observation<'_>) -> Option<&[S]> {
+        // Minute-within-chunk counters, kept incrementally: a division per minute would cost
+        // as much as the rest of the step.
         let t = self.minute;
         self.minute += 1;
         let cp = self.schedule.chunk_period;
-        if t.is_multiple_of(cp) {
+        if self.chunk_offset == 0 {
             if t == 0 {
                 self.rule.init(obs, &mut self.rule_row);
             } else {
                 self.rule.step(obs, &mut self.rule_row);
             }
         }
-        let m = t.checked_sub(self.schedule.start)?;
-        let o = m % cp;
+        self.chunk_offset += 1;
+        if self.chunk_offset == cp {
+            self.chunk_offset = 0;
+        }
+        if t < self.schedule.start {
+            return None;
+        }
+        let o = self.block_offset;
         if o == 0 {
-            self.begin_block(m / cp);
+            self.begin_block(self.blocks_begun);
+            self.blocks_begun += 1;
+        }
+        self.block_offset += 1;
+        if self.block_offset == cp {
+            self.block_offset = 0;
         }
         if self.block == Block::Ramp {
             let ramp_minutes = self.guard.interpol_num - 1;
