@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use tfmm_core::pools::cow::{CowPool, CowSettings};
+use tfmm_core::pools::reclamm::{ReclammPool, ReclammSettings};
 use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, TradeWindow};
 use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
 use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
@@ -137,6 +138,10 @@ fn weight_path(config: &RunConfig, start: usize) -> Result<Box<dyn WeightPath<f6
             &config.weights,
             start,
         )?),
+        // These pools hold their own shape; their weights are value shares, not inputs.
+        PoolKind::Reclamm | PoolKind::Gyroscope => {
+            Box::new(ConstantWeights::new(vec![1.0 / n as f64; n], start))
+        }
         PoolKind::Balancer | PoolKind::Hodl | PoolKind::Cow => Box::new(
             ConstantWeights::from_params(&config.rule, &config.params, n, start)?,
         ),
@@ -170,6 +175,27 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Result<Box<dyn Pool<f64>>> {
                 ..CowSettings::new(p.initial_pool_value)
             };
             Box::new(CowPool::from_params(&config.params, n, settings)?)
+        }
+        PoolKind::Reclamm => {
+            let r = &p.reclamm;
+            let settings = ReclammSettings {
+                interpolation: r.interpolation,
+                arc_length_speed: r.arc_length_speed,
+                centeredness_scaling: r.centeredness_scaling,
+                initial_state: r.initial_state,
+                noise_trader_ratio: p.noise_trader_ratio,
+                protocol_fee_split: p.protocol_fee_split,
+                validity: p.arb_validity,
+                ..ReclammSettings::new(p.initial_pool_value)
+            };
+            Box::new(ReclammPool::from_params(&config.params, n, settings)?)
+        }
+        PoolKind::Gyroscope => {
+            return Err(RunError::config(
+                "rule",
+                "\"gyroscope\"",
+                "the Gyroscope E-CLP pool is not wired in yet",
+            ));
         }
         _ if !market.has_frictions() => {
             let pool = G3mZeroFee::new(n, p.initial_pool_value);

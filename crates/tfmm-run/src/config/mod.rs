@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 use tfmm_core::params::Params;
 use tfmm_core::pools::arbitrage::Validity;
+use tfmm_core::pools::reclamm::{ReclammInterpolation, ReclammState};
 use tfmm_core::weights::WeightSettings;
 
 use crate::error::{Result, RunError};
@@ -39,6 +40,19 @@ pub struct PoolSettings {
     /// How arbitrage trades are validated: tfmm's tolerant test, or quantammsim's exact
     /// comparison (to reproduce its numbers).
     pub arb_validity: Validity,
+    /// Gyroscope: the token prices are quoted in (default: the last in pool order).
+    pub numeraire: Option<String>,
+    /// reCLAMM: thermostat, its speed, centeredness scaling and an optional starting state.
+    pub reclamm: ReclammConfig,
+}
+
+/// reCLAMM settings beyond its parameters (quantammsim's `reclamm_*` keys).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReclammConfig {
+    pub interpolation: ReclammInterpolation,
+    pub arc_length_speed: Option<f64>,
+    pub centeredness_scaling: bool,
+    pub initial_state: Option<ReclammState<f64>>,
 }
 
 impl Default for PoolSettings {
@@ -54,6 +68,8 @@ impl Default for PoolSettings {
             protocol_fee_split: 0.0,
             arb_quality: 1.0,
             arb_validity: Validity::Tolerant,
+            numeraire: None,
+            reclamm: ReclammConfig::default(),
         }
     }
 }
@@ -69,6 +85,10 @@ pub enum PoolKind {
     Hodl,
     /// CowAMM / FM-AMM: constant weights, batch-auction arbitrage.
     Cow,
+    /// reCLAMM: concentrated liquidity with moving virtual balances.
+    Reclamm,
+    /// Gyroscope E-CLP: elliptic concentrated liquidity.
+    Gyroscope,
 }
 
 /// A fully resolved run: what is simulated, over which window, with which settings.
@@ -102,6 +122,8 @@ impl RunConfig {
             "balancer" => PoolKind::Balancer,
             "hodl" => PoolKind::Hodl,
             "cow" => PoolKind::Cow,
+            "reclamm" => PoolKind::Reclamm,
+            "gyroscope" => PoolKind::Gyroscope,
             _ => PoolKind::Tfmm,
         }
     }

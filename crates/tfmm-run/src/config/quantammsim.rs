@@ -13,10 +13,11 @@ use tfmm_core::rules::{RuleSettings, Seeds, WEIGHT_RULES, internal_params, inter
 use tfmm_core::weights::{Interpolation, WeightSettings};
 
 use super::value::{Fields, show};
-use super::{PoolSettings, RunConfig};
+use super::{PoolSettings, ReclammConfig, RunConfig};
 use crate::error::{Result, RunError};
 use crate::market::{MarketSeries, SeriesSpec, TradesSpec, in_dir};
 use std::path::Path;
+use tfmm_core::pools::reclamm::{ReclammInterpolation, ReclammState};
 use tfmm_data::TradeRow;
 
 /// Keys a run reads.
@@ -53,6 +54,11 @@ const RUN_KEYS: &[&str] = &[
     "arb_quality",
     // tfmm's own: "tolerant" (default) or "exact" (quantammsim's validity test).
     "arb_validity",
+    "numeraire",
+    "reclamm_interpolation_method",
+    "reclamm_arc_length_speed",
+    "reclamm_centeredness_scaling",
+    "reclamm_initial_state",
 ];
 
 /// Starting values, used only when the case gives no `params`.
@@ -80,10 +86,6 @@ const NO_EFFECT_KEYS: &[&str] = &[
     "ensemble_init_scale",
     "ensemble_init_seed",
     "do_trades",
-    "numeraire",
-    "reclamm_interpolation_method",
-    "reclamm_arc_length_speed",
-    "reclamm_centeredness_scaling",
     "reclamm_learn_arc_length_speed",
     "reclamm_use_shift_exponent",
     "reclamm_learn_fees",
@@ -129,7 +131,7 @@ const CASE_INFO_KEYS: &[&str] = &[
 ];
 
 /// Pool types quantammsim has that this version does not simulate yet.
-const OTHER_POOLS: &[&str] = &["gyroscope", "reclamm", "trad_hodling_index_market_cap"];
+const OTHER_POOLS: &[&str] = &["gyroscope", "trad_hodling_index_market_cap"];
 
 fn unknown_key(path: &str, key: &str, value: &Value, known: &[&[&str]]) -> RunError {
     let all = known.iter().flat_map(|k| k.iter().copied());
@@ -192,6 +194,17 @@ pub fn from_case_json(case: &Map<String, Value>, base_dir: &Path) -> Result<RunC
         Some(Value::Object(map)) => {
             internalize(&rule, &params_from_json(map)?, n, weights.rule.chunk_period)
                 .map_err(RunError::Core)?
+        }
+        Some(Value::Null) | None if rule == "reclamm" => reclamm_seeds(&fp)?,
+        Some(Value::Null) | None
+            if ["balancer", "hodl", "cow", "gyroscope"].contains(&rule.as_str()) =>
+        {
+            let logits = seeds(&fp)?.weights_logits;
+            let logits = match logits.as_slice() {
+                [one] => ParamArray::scalar(*one),
+                _ => ParamArray::vector(logits),
+            };
+            Params::new().with("initial_weights_logits", logits)
         }
         Some(Value::Null) | None => {
             internal_params(&rule, &seeds(&fp)?, n, weights.rule.chunk_period)
@@ -315,7 +328,7 @@ fn check_rule(fp: &Fields<'_>, rule: &str) -> Result<()> {
             fp.field("rule"),
             format!("\"{rule}\""),
             format!(
-                "pool type not simulated by this version (it runs balancer, hodl, cow and the TFMM rules: {})",
+                "pool type not simulated by this version (it runs balancer, hodl, cow, reclamm and the TFMM rules: {})",
                 WEIGHT_RULES.join(", ")
             ),
         ));
@@ -409,6 +422,12 @@ fn pool_settings(fp: &Fields<'_>) -> Result<PoolSettings> {
         noise_trader_ratio: fp.f64_or("noise_trader_ratio", 0.0)?,
         protocol_fee_split: fp.f64_or("protocol_fee_split", 0.0)?,
         arb_quality: fp.f64_or("arb_quality", 1.0)?,
+        numeraire: match fp.get("numeraire") {
+            None => None,
+            Some(Value::String(t)) => Some(t.clone()),
+            Some(v) => return Err(fp.error("numeraire", v, "must be a token symbol")),
+        },
+        reclamm: reclamm_config(fp)?,
         arb_validity: match fp.str_or("arb_validity", "tolerant")? {
             "tolerant" => Validity::Tolerant,
             "exact" => Validity::ReferenceExact,
@@ -488,6 +507,62 @@ fn seed_error(fp: &Fields<'_>, e: tfmm_core::Error) -> RunError {
         }
         other => RunError::Core(other),
     }
+}
+
+fn reclamm_config(fp: &Fields<'_>) -> Result<ReclammConfig> {
+    let method = fp.str_or("reclamm_interpolation_method", "geometric")?;
+    let interpolation = ReclammInterpolation::parse(method).map_err(|_| {
+        fp.error(
+            "reclamm_interpolation_method",
+            &Value::from(method),
+            "must be \"geometric\" or \"constant_arc_length\"",
+        )
+    })?;
+    let initial_state = match fp.object("reclamm_initial_state")? {
+        None => None,
+        Some(state) => {
+            let get = |k: &str| -> Result<f64> {
+                state.opt_f64(k)?.ok_or_else(|| {
+                    RunError::config(state.field(k), "missing", "needs Ra, Rb, Va and Vb")
+                })
+            };
+            Some(ReclammState {
+                ra: get("Ra")?,
+                rb: get("Rb")?,
+                va: get("Va")?,
+                vb: get("Vb")?,
+            })
+        }
+    };
+    Ok(ReclammConfig {
+        interpolation,
+        arc_length_speed: fp.opt_f64("reclamm_arc_length_speed")?,
+        centeredness_scaling: fp.bool_or("reclamm_centeredness_scaling", false)?,
+        initial_state,
+    })
+}
+
+/// reCLAMM's starting parameters from the fingerprint's seeds.
+fn reclamm_seeds(fp: &Fields<'_>) -> Result<Params<f64>> {
+    let mut p = Params::new()
+        .with(
+            "price_ratio",
+            ParamArray::scalar(fp.f64_or("initial_price_ratio", 4.0)?),
+        )
+        .with(
+            "centeredness_margin",
+            ParamArray::scalar(fp.f64_or("initial_centeredness_margin", 0.2)?),
+        );
+    if fp.bool_or("reclamm_use_shift_exponent", false)? {
+        p.insert(
+            "shift_exponent",
+            ParamArray::scalar(fp.f64_or("initial_shift_exponent", 1.0)?),
+        );
+    } else {
+        let base = fp.f64_or("initial_daily_price_shift_base", 1.0 - 1.0 / 124_000.0)?;
+        p.insert("daily_price_shift_base", ParamArray::scalar(base));
+    }
+    Ok(p)
 }
 
 fn seeds(fp: &Fields<'_>) -> Result<Seeds> {
