@@ -8,6 +8,6 @@ pub mod market;
 pub mod output;
 mod run;
 
-pub use config::{PoolKind, PoolSettings, RunConfig};
+pub use config::{Baseline, PoolKind, PoolSettings, RunConfig};
 pub use error::{Result, RunError};
 pub use run::{RunOutput, run, run_on_table};

@@ -32,6 +32,11 @@ pub fn write_timeseries(out: &RunOutput, path: &Path) -> Result<()> {
     }
     // Fees earned that minute: kept by LPs, and diverted to the protocol.
     header.push_str(",fee_revenue,protocol_fee_revenue");
+    // Rebalancing benchmarks: the pool's own value and the gap (benchmark minus pool).
+    let benchmark = out.config.baseline().zip(out.pool_values.as_deref());
+    if let Some((baseline, _)) = benchmark {
+        header.push_str(&format!(",pool_value,{}", baseline.name()));
+    }
     writeln!(w, "{header}").map_err(io)?;
     let n = tokens.len();
     let traj = &out.trajectory;
@@ -44,7 +49,12 @@ pub fn write_timeseries(out: &RunOutput, path: &Path) -> Result<()> {
             .chain(traj.weights_at(row).iter().copied())
             .chain(traj.reserves_at(row).iter().copied())
             .chain(out.prices[row * n..(row + 1) * n].iter().copied())
-            .chain([traj.lp_fees[row], traj.protocol_fees[row]]);
+            .chain([traj.lp_fees[row], traj.protocol_fees[row]])
+            .chain(
+                benchmark
+                    .iter()
+                    .flat_map(|(_, pool)| [pool[row], traj.values[row] - pool[row]]),
+            );
         for x in fields {
             line.push(',');
             line.push_str(buf.format(x));
@@ -90,6 +100,16 @@ pub fn summary(out: &RunOutput) -> Value {
             "protocol": out.trajectory.protocol_fees.iter().sum::<f64>(),
         },
         "burn_in_minutes": out.window.start,
+        "benchmark": out.config.baseline().zip(out.pool_values.as_deref()).map(|(b, pool)| {
+            let gap = out.final_value() - pool[last];
+            let days = out.n_rows() as f64 / 1440.0;
+            json!({
+                "kind": b.name(),
+                "final_pool_value": pool[last],
+                "final_gap": gap,
+                "gap_per_day_relative_to_initial": gap / out.trajectory.values[0] / days,
+            })
+        }),
         "config": out.config.to_json(),
         "data": data,
     })

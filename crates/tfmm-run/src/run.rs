@@ -4,14 +4,14 @@ use std::path::Path;
 
 use tfmm_core::pools::cow::{CowPool, CowSettings};
 use tfmm_core::pools::reclamm::{ReclammPool, ReclammSettings};
-use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, TradeWindow};
+use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, Rebalancing, TradeWindow};
 use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
 use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
 use tfmm_data::{
     PriceTable, TokenProvenance, Window, load_prices, load_supply, parse_utc, select_window,
 };
 
-use crate::config::{PoolKind, RunConfig};
+use crate::config::{Baseline, PoolKind, RunConfig};
 use crate::error::{Result, RunError};
 
 /// What one run produced.
@@ -26,6 +26,9 @@ pub struct RunOutput {
     pub prices: Vec<f64>,
     pub trajectory: Trajectory<f64>,
     pub provenance: Vec<TokenProvenance>,
+    /// For `lvr__` / `rvr__` rules: the trajectory above is the rebalancing benchmark, and
+    /// this is the pool's own value per minute.
+    pub pool_values: Option<Vec<f64>>,
 }
 
 impl RunOutput {
@@ -62,11 +65,46 @@ fn needs_supply(rule: &str) -> bool {
 }
 
 /// Runs on prices already in memory (`table` columns in the config's token order). Supply
-/// series for market-cap rules are read from `supply_dir`.
+/// series for market-cap rules are read from `supply_dir`. A `lvr__` / `rvr__` rule runs the
+/// pool and the rebalancing benchmark over the same weights.
 pub fn run_on_table(
     config: &RunConfig,
     table: &PriceTable,
     supply_dir: Option<&Path>,
+) -> Result<RunOutput> {
+    let Some(baseline) = config.baseline() else {
+        return run_pool(config, table, supply_dir, None);
+    };
+    let mut pool_config = config.clone();
+    pool_config.rule = config.pool_rule().to_string();
+    let pool_run = run_pool(&pool_config, table, supply_dir, None)?;
+    let n = config.n_assets();
+    let spread = match baseline {
+        Baseline::Lvr => vec![0.0; n],
+        Baseline::Rvr => match config.pool.rvr_spread.as_deref() {
+            Some([one]) => vec![*one; n],
+            Some(s) if s.len() == n => s.to_vec(),
+            other => {
+                return Err(RunError::config(
+                    "rvr_spread",
+                    format!("{other:?}"),
+                    format!("give one spread or one per asset ({n})"),
+                ));
+            }
+        },
+    };
+    let benchmark = Rebalancing::new(n, config.pool.initial_pool_value, spread);
+    let mut out = run_pool(config, table, supply_dir, Some(Box::new(benchmark)))?;
+    out.pool_values = Some(pool_run.trajectory.values);
+    Ok(out)
+}
+
+/// One simulation; `pool` replaces the pool the config names (the rebalancing benchmark).
+fn run_pool(
+    config: &RunConfig,
+    table: &PriceTable,
+    supply_dir: Option<&Path>,
+    replacement: Option<Box<dyn Pool<f64>>>,
 ) -> Result<RunOutput> {
     if table.tokens != config.tokens {
         return Err(RunError::config(
@@ -114,7 +152,10 @@ pub fn run_on_table(
         do_arb: p.do_arb,
         ..Market::new(n, &data.prices)
     };
-    let mut pool = pool(config, &market)?;
+    let mut pool = match replacement {
+        Some(p) => p,
+        None => pool(config, &market)?,
+    };
     let trajectory = simulate::run(weights.as_mut(), pool.as_mut(), &market, window.n_rows)?;
     let bout = window.start * n..(window.start + window.n_rows) * n;
     Ok(RunOutput {
@@ -124,6 +165,7 @@ pub fn run_on_table(
         prices: data.prices[bout].to_vec(),
         trajectory,
         provenance: table.provenance.clone(),
+        pool_values: None,
     })
 }
 
@@ -132,7 +174,7 @@ fn weight_path(config: &RunConfig, start: usize) -> Result<Box<dyn WeightPath<f6
     let n = config.n_assets();
     Ok(match config.pool_kind() {
         PoolKind::Tfmm => Box::new(WeightEngine::build(
-            &config.rule,
+            config.pool_rule(),
             &config.params,
             n,
             &config.weights,
@@ -143,7 +185,7 @@ fn weight_path(config: &RunConfig, start: usize) -> Result<Box<dyn WeightPath<f6
             Box::new(ConstantWeights::new(vec![1.0 / n as f64; n], start))
         }
         PoolKind::Balancer | PoolKind::Hodl | PoolKind::Cow => Box::new(
-            ConstantWeights::from_params(&config.rule, &config.params, n, start)?,
+            ConstantWeights::from_params(config.pool_rule(), &config.params, n, start)?,
         ),
     })
 }

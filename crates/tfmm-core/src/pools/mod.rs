@@ -9,10 +9,12 @@ pub mod cow;
 mod g3m;
 pub mod gyroscope;
 mod hodl;
+mod rebalancing;
 pub mod reclamm;
 
 pub use g3m::{G3mPool, G3mSettings, G3mZeroFee, TradeWindow, zero_fee_growth, zero_fee_ratio};
 pub use hodl::Hodl;
+pub use rebalancing::Rebalancing;
 
 use crate::scalar::{Scalar, cst};
 

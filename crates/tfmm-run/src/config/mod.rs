@@ -44,6 +44,8 @@ pub struct PoolSettings {
     pub numeraire: Option<String>,
     /// reCLAMM: thermostat, its speed, centeredness scaling and an optional starting state.
     pub reclamm: ReclammConfig,
+    /// `rvr__` benchmarks: bid-ask spread per asset, as a fraction of price.
+    pub rvr_spread: Option<Vec<f64>>,
 }
 
 /// reCLAMM settings beyond its parameters (quantammsim's `reclamm_*` keys).
@@ -70,6 +72,7 @@ impl Default for PoolSettings {
             arb_validity: Validity::Tolerant,
             numeraire: None,
             reclamm: ReclammConfig::default(),
+            rvr_spread: None,
         }
     }
 }
@@ -89,6 +92,24 @@ pub enum PoolKind {
     Reclamm,
     /// Gyroscope E-CLP: elliptic concentrated liquidity.
     Gyroscope,
+}
+
+/// Rebalancing benchmarks reported beside a pool (rule prefixes `lvr__`, `rvr__`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Baseline {
+    /// Loss versus rebalancing: rebalance every minute paying the swap fee.
+    Lvr,
+    /// Rebalancing versus rebalancing: also paying half the bid-ask spread (`rvr_spread`).
+    Rvr,
+}
+
+impl Baseline {
+    pub fn name(self) -> &'static str {
+        match self {
+            Baseline::Lvr => "lvr",
+            Baseline::Rvr => "rvr",
+        }
+    }
 }
 
 /// A fully resolved run: what is simulated, over which window, with which settings.
@@ -118,13 +139,30 @@ impl RunConfig {
     }
 
     pub fn pool_kind(&self) -> PoolKind {
-        match self.rule.as_str() {
+        match self.pool_rule() {
             "balancer" => PoolKind::Balancer,
             "hodl" => PoolKind::Hodl,
             "cow" => PoolKind::Cow,
             "reclamm" => PoolKind::Reclamm,
             "gyroscope" => PoolKind::Gyroscope,
             _ => PoolKind::Tfmm,
+        }
+    }
+
+    /// The benchmark a `lvr__` / `rvr__` rule asks for.
+    pub fn baseline(&self) -> Option<Baseline> {
+        match self.rule.split("__").next() {
+            Some("lvr") => Some(Baseline::Lvr),
+            Some("rvr") => Some(Baseline::Rvr),
+            _ => None,
+        }
+    }
+
+    /// The rule without a benchmark prefix: what the pool itself runs.
+    pub fn pool_rule(&self) -> &str {
+        match self.baseline() {
+            Some(_) => &self.rule[5..],
+            None => &self.rule,
         }
     }
 

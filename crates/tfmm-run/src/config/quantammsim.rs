@@ -59,6 +59,7 @@ const RUN_KEYS: &[&str] = &[
     "reclamm_arc_length_speed",
     "reclamm_centeredness_scaling",
     "reclamm_initial_state",
+    "rvr_spread",
 ];
 
 /// Starting values, used only when the case gives no `params`.
@@ -190,14 +191,22 @@ pub fn from_case_json(case: &Map<String, Value>, base_dir: &Path) -> Result<RunC
     let weights = weight_settings(&fp, n)?;
     let pool = pool_settings(&fp)?;
 
+    let base_rule = rule.rsplit("__").next().unwrap_or(&rule);
+    if rule.starts_with("rvr__") && fp.get("rvr_spread").is_none() {
+        return Err(fp.error(
+            "rule",
+            &Value::from(rule.as_str()),
+            "an rvr__ benchmark needs run_fingerprint.rvr_spread (bid-ask spread per asset, a fraction)",
+        ));
+    }
     let params = match case.get("params").or_else(|| case.get("params_internal")) {
         Some(Value::Object(map)) => {
             internalize(&rule, &params_from_json(map)?, n, weights.rule.chunk_period)
                 .map_err(RunError::Core)?
         }
-        Some(Value::Null) | None if rule == "reclamm" => reclamm_seeds(&fp)?,
+        Some(Value::Null) | None if base_rule == "reclamm" => reclamm_seeds(&fp)?,
         Some(Value::Null) | None
-            if ["balancer", "hodl", "cow", "gyroscope"].contains(&rule.as_str()) =>
+            if ["balancer", "hodl", "cow", "gyroscope"].contains(&base_rule) =>
         {
             let logits = seeds(&fp)?.weights_logits;
             let logits = match logits.as_slice() {
@@ -428,6 +437,16 @@ fn pool_settings(fp: &Fields<'_>) -> Result<PoolSettings> {
             Some(v) => return Err(fp.error("numeraire", v, "must be a token symbol")),
         },
         reclamm: reclamm_config(fp)?,
+        rvr_spread: match fp.numbers("rvr_spread")? {
+            Some(s) if s.iter().any(|x| !(x.is_finite() && (0.0..1.0).contains(x))) => {
+                return Err(fp.error(
+                    "rvr_spread",
+                    fp.get("rvr_spread").unwrap(),
+                    "spreads are fractions in [0, 1)",
+                ));
+            }
+            other => other,
+        },
         arb_validity: match fp.str_or("arb_validity", "tolerant")? {
             "tolerant" => Validity::Tolerant,
             "exact" => Validity::ReferenceExact,
