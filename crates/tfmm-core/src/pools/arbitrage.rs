@@ -10,7 +10,7 @@
 //! optimum. (quantammsim tries only single pairs, which leaves profit on the table for
 //! three or more tokens.)
 
-use crate::scalar::{Scalar, cst};
+use crate::scalar::{Scalar, cst, exp_near_zero, ln_ratio};
 
 /// A trade is accepted when the pool invariant does not fall by more than this, relative.
 /// The optimum keeps the invariant exactly in exact arithmetic; the tolerance absorbs
@@ -41,8 +41,10 @@ pub struct Arbitrageur<S> {
     validity: Validity,
     order: Vec<usize>,
     u: Vec<f64>,
-    /// `-ln u_k = ln(R_k p_k / w_k)`: all a candidate's closed form needs from the state.
-    neg_ln_u: Vec<S>,
+    /// `ln(u_top / u_k)` for the dearest token `top`: all a candidate's closed form needs
+    /// from the state besides `1 / u_top`. Near the fee band these are small, so they come
+    /// from cheap series rather than library logs.
+    rel_ln_u: Vec<S>,
     candidate: Vec<S>,
 }
 
@@ -56,7 +58,7 @@ impl<S: Scalar> Arbitrageur<S> {
             validity,
             order: (0..n_assets).collect(),
             u: vec![0.0; n_assets],
-            neg_ln_u: vec![cst(0.0); n_assets],
+            rel_ln_u: vec![cst(0.0); n_assets],
             candidate: vec![cst(0.0); n_assets],
         }
     }
@@ -95,23 +97,46 @@ impl<S: Scalar> Arbitrageur<S> {
         if self.validity == Validity::ReferenceExact {
             return self.reference_trade(r, w, p, gamma, delta);
         }
-        let u = &self.u;
-        self.order
-            .sort_unstable_by(|&a, &b| u[b].total_cmp(&u[a]).then(a.cmp(&b)));
+        // Dearest first (ties by index): an insertion sort, n being a handful.
         for i in 0..n {
-            self.neg_ln_u[i] = (r[i] * p[i] / w[i]).ln();
+            self.order[i] = i;
         }
-        let ln_gamma = gamma.ln();
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && self.u[self.order[j]] > self.u[self.order[j - 1]] {
+                self.order.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+        let top = self.order[0];
+        let top_value = r[top] * p[top];
+        for i in 0..n {
+            self.rel_ln_u[i] = ln_ratio(r[i] * p[i] * w[top], top_value * w[i]);
+        }
+        let ln_gamma = ln_ratio(gamma, 1.0);
         let mut best: Option<S> = None;
         // In-set: the `ins` tokens the pool prices dearest; out-set: the `outs` cheapest.
-        for ins in 1..n {
+        // Smallest sets first: when the tokens left out would not trade at the post-trade
+        // marginal value either (the optimality conditions hold), that candidate is the
+        // optimum and the search stops.
+        'search: for ins in 1..n {
             for outs in 1..=n - ins {
-                let Some(profit) = self.candidate_trade(ins, outs, r, w, p, gamma, ln_gamma) else {
+                let Some((profit, level)) =
+                    self.candidate_trade(ins, outs, r, w, p, gamma, ln_gamma)
+                else {
                     continue;
                 };
                 if best.is_none_or(|b| profit.value() > b.value()) {
                     best = Some(profit);
                     delta.copy_from_slice(&self.candidate);
+                }
+                let marginal = 1.0 / level;
+                let idle = &self.order[ins..n - outs];
+                if idle.iter().all(|&k| {
+                    gamma * self.u[k] <= marginal * (1.0 + BAND_SLACK)
+                        && marginal <= self.u[k] * (1.0 + BAND_SLACK)
+                }) {
+                    break 'search;
                 }
             }
         }
@@ -121,7 +146,7 @@ impl<S: Scalar> Arbitrageur<S> {
         for i in 0..n {
             if delta[i].value() != 0.0 {
                 let g = if delta[i].value() > 0.0 { gamma } else { 1.0 };
-                change += w[i] * ((r[i] + delta[i] * g) / r[i]).ln();
+                change += w[i] * ln_ratio(r[i] + delta[i] * g, r[i]);
             }
         }
         (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
@@ -201,8 +226,9 @@ impl<S: Scalar> Arbitrageur<S> {
         best
     }
 
-    /// The closed-form optimum for one signature; `None` if its signs contradict it (then
-    /// another signature is the optimum) or it earns nothing.
+    /// The closed-form optimum for one signature and its Lagrange level (the inverse of the
+    /// post-trade marginal value); `None` if its signs contradict it (then another signature
+    /// is the optimum) or it earns nothing.
     #[allow(clippy::too_many_arguments)]
     fn candidate_trade(
         &mut self,
@@ -213,24 +239,27 @@ impl<S: Scalar> Arbitrageur<S> {
         p: &[f64],
         gamma: f64,
         ln_gamma: f64,
-    ) -> Option<S> {
+    ) -> Option<(S, f64)> {
         let n = p.len();
         let (in_set, rest) = self.order.split_at(ins);
         let out_set = &rest[rest.len() - outs..];
         // The Lagrange level: post-trade invariant reserves are X_k = e^E w_k g_k / p_k with
         // E = (sum_A w_k ln(R_k p_k / w_k) - ln(gamma) sum_in w_k) / sum_A w_k, which keeps the
-        // sub-pool invariant (fee-adjusted) and equalises marginal values.
+        // sub-pool invariant (fee-adjusted) and equalises marginal values. Measured from the
+        // dearest token `top` (always in the in-set): e^E = (R_top p_top / w_top) e^E'.
         let (mut total, mut total_in, mut weighted) = (cst::<S>(0.0), cst::<S>(0.0), cst::<S>(0.0));
         for &k in in_set {
             total_in += w[k];
-            weighted += w[k] * self.neg_ln_u[k];
+            weighted += w[k] * self.rel_ln_u[k];
         }
         total += total_in;
         for &k in out_set {
             total += w[k];
-            weighted += w[k] * self.neg_ln_u[k];
+            weighted += w[k] * self.rel_ln_u[k];
         }
-        let scale = ((weighted - total_in * ln_gamma) / total).exp();
+        let top = self.order[0];
+        let scale =
+            exp_near_zero((weighted - total_in * ln_gamma) / total) * r[top] * p[top] / w[top];
         self.candidate.iter_mut().for_each(|d| *d = cst(0.0));
         let mut profit = cst::<S>(0.0);
         for &k in in_set {
@@ -252,7 +281,7 @@ impl<S: Scalar> Arbitrageur<S> {
             profit -= d * p[k];
         }
         debug_assert!(n >= ins + outs);
-        (profit.value() > 0.0).then_some(profit)
+        (profit.value() > 0.0).then_some((profit, scale.value()))
     }
 }
 
