@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use tfmm_core::pools::cow::{CowPool, CowSettings};
+use tfmm_core::pools::gyroscope::{GyroscopePool, GyroscopeSettings};
 use tfmm_core::pools::reclamm::{ReclammPool, ReclammSettings};
 use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, Rebalancing, TradeWindow};
 use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
@@ -233,11 +234,16 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Result<Box<dyn Pool<f64>>> {
             Box::new(ReclammPool::from_params(&config.params, n, settings)?)
         }
         PoolKind::Gyroscope => {
-            return Err(RunError::config(
-                "rule",
-                "\"gyroscope\"",
-                "the Gyroscope E-CLP pool is not wired in yet",
-            ));
+            let settings = GyroscopeSettings {
+                noise_trader_ratio: p.noise_trader_ratio,
+                protocol_fee_split: p.protocol_fee_split,
+                numeraire: GyroscopeSettings::numeraire_index(
+                    &config.tokens,
+                    p.numeraire.as_deref(),
+                )?,
+                ..GyroscopeSettings::new(p.initial_pool_value)
+            };
+            Box::new(GyroscopePool::new(&config.params, n, settings)?)
         }
         _ if !market.has_frictions() => {
             let pool = G3mZeroFee::new(n, p.initial_pool_value);

@@ -132,7 +132,7 @@ const CASE_INFO_KEYS: &[&str] = &[
 ];
 
 /// Pool types quantammsim has that this version does not simulate yet.
-const OTHER_POOLS: &[&str] = &["gyroscope", "trad_hodling_index_market_cap"];
+const OTHER_POOLS: &[&str] = &["trad_hodling_index_market_cap"];
 
 fn unknown_key(path: &str, key: &str, value: &Value, known: &[&[&str]]) -> RunError {
     let all = known.iter().flat_map(|k| k.iter().copied());
@@ -337,7 +337,7 @@ fn check_rule(fp: &Fields<'_>, rule: &str) -> Result<()> {
             fp.field("rule"),
             format!("\"{rule}\""),
             format!(
-                "pool type not simulated by this version (it runs balancer, hodl, cow, reclamm and the TFMM rules: {})",
+                "pool type not simulated: it needs CEX volume and spread data quantammsim downloads (tfmm runs balancer, hodl, cow, gyroscope, reclamm and the TFMM rules: {})",
                 WEIGHT_RULES.join(", ")
             ),
         ));
