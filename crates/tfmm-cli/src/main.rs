@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod alloc_meter;
+
+#[global_allocator]
+static ALLOCATOR: alloc_meter::Meter = alloc_meter::Meter;
+
 #[derive(Parser)]
 #[command(
     name = "tfmm",
@@ -30,6 +35,13 @@ enum Command {
         #[arg(long, default_value = "out")]
         out: PathBuf,
     },
+    /// Time the standard workloads (a year of minutes each) and print a table to compare
+    /// machines.
+    Bench {
+        /// Timed runs per workload (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +58,7 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Bench { runs } => bench(runs.max(1)),
         Command::Run {
             config,
             data_dir,
@@ -66,4 +79,39 @@ fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Median wall time, time per simulated minute and peak heap of each standard workload.
+fn bench(runs: usize) -> anyhow::Result<()> {
+    println!(
+        "{:<40} {:>8} {:>6} {:>6} {:>11} {:>10} {:>10}",
+        "workload", "minutes", "assets", "fees", "median ms", "ns/minute", "peak KB"
+    );
+    for workload in tfmm_run::bench::standard() {
+        let prices = workload.prices();
+        let mut times = Vec::with_capacity(runs);
+        let mut peak = 0;
+        for _ in 0..runs {
+            alloc_meter::reset_peak();
+            let base = alloc_meter::current();
+            let started = std::time::Instant::now();
+            workload.run(&prices);
+            times.push(started.elapsed().as_secs_f64());
+            peak = peak.max(alloc_meter::peak() - base);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{:<40} {:>8} {:>6} {:>6} {:>11.2} {:>10.1} {:>10.2}",
+            workload.name,
+            workload.minutes,
+            workload.n_assets,
+            workload.fees,
+            median * 1e3,
+            median * 1e9 / workload.minutes as f64,
+            peak as f64 / 1e3,
+        );
+    }
+    println!("(median of {runs} runs; peak KB: heap used while running, beyond the price data)");
+    Ok(())
 }

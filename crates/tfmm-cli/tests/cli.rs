@@ -298,3 +298,28 @@ fn malformed_json_is_refused() {
     let err = String::from_utf8(result.stderr).unwrap();
     assert!(err.contains("not valid JSON"), "{err}");
 }
+
+#[test]
+fn bench_prints_a_row_per_workload() {
+    let out = tfmm(&["bench", "--runs", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("525600")).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    for row in rows {
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        let n = fields.len();
+        let (ms, ns_per_minute): (f64, f64) = (
+            fields[n - 3].parse().unwrap(),
+            fields[n - 2].parse().unwrap(),
+        );
+        assert!(
+            ms > 0.0 && (ns_per_minute - ms * 1e6 / 525600.0).abs() < 0.2,
+            "{row}"
+        );
+    }
+}

@@ -153,6 +153,7 @@ pub fn simulate<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
     let mut shares = vec![S::from(0.0); market.n_assets];
     let mut next_trade = 0;
     let mut arb_offset = 0usize;
+    let follows = pool.follows_weights();
     for t in 0..needed {
         let obs = market.observation(t);
         let Some(w) = weights.step(&obs) else {
@@ -204,7 +205,7 @@ pub fn simulate<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
                 ),
             ));
         }
-        let reported = if pool.follows_weights() {
+        let reported = if follows {
             w
         } else {
             for (i, s) in shares.iter_mut().enumerate() {

@@ -2,6 +2,7 @@
 //! loads and windows the prices, drives tfmm-core's engine and writes `timeseries.csv` and
 //! `summary.json`. Shared by the CLI, and later the Python package and the HTTP server.
 
+pub mod bench;
 pub mod config;
 mod error;
 pub mod market;
