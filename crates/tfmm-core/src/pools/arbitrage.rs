@@ -45,6 +45,12 @@ pub struct Arbitrageur<S> {
     /// from the state besides `1 / u_top`. Near the fee band these are small, so they come
     /// from cheap series rather than library logs.
     rel_ln_u: Vec<S>,
+    /// Bit k set: `rel_ln_u[k]` is computed for this call (tokens are few: n <= 64).
+    rel_ready: u64,
+    /// The fee factor of the last call and its log (constant over most runs).
+    gamma: f64,
+    ln_gamma: f64,
+    inv_gamma: f64,
     candidate: Vec<S>,
 }
 
@@ -59,6 +65,10 @@ impl<S: Scalar> Arbitrageur<S> {
             order: (0..n_assets).collect(),
             u: vec![0.0; n_assets],
             rel_ln_u: vec![cst(0.0); n_assets],
+            rel_ready: 0,
+            gamma: 1.0,
+            ln_gamma: 0.0,
+            inv_gamma: 1.0,
             candidate: vec![cst(0.0); n_assets],
         }
     }
@@ -108,18 +118,27 @@ impl<S: Scalar> Arbitrageur<S> {
                 j -= 1;
             }
         }
-        let top = self.order[0];
-        let top_value = r[top] * p[top];
-        for i in 0..n {
-            self.rel_ln_u[i] = ln_ratio(r[i] * p[i] * w[top], top_value * w[i]);
+        // Logs relative to the dearest token, computed as candidates need them (the first
+        // candidate, a single pair, usually settles it).
+        self.rel_ready = 0;
+        if gamma != self.gamma {
+            self.gamma = gamma;
+            self.ln_gamma = gamma.ln();
+            self.inv_gamma = 1.0 / gamma;
         }
-        let ln_gamma = ln_ratio(gamma, 1.0);
-        let mut best: Option<S> = None;
+        let ln_gamma = self.ln_gamma;
+        // Most minutes the optimum is the single pair dearest-in, cheapest-out: try its
+        // short closed form first.
+        let mut best = self.pair_trade(r, w, p, gamma, delta);
+        let settled = best.is_some();
         // In-set: the `ins` tokens the pool prices dearest; out-set: the `outs` cheapest.
         // Smallest sets first: when the tokens left out would not trade at the post-trade
         // marginal value either (the optimality conditions hold), that candidate is the
         // optimum and the search stops.
         'search: for ins in 1..n {
+            if settled {
+                break;
+            }
             for outs in 1..=n - ins {
                 let Some((profit, level)) =
                     self.candidate_trade(ins, outs, r, w, p, gamma, ln_gamma)
@@ -150,6 +169,45 @@ impl<S: Scalar> Arbitrageur<S> {
             }
         }
         (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
+    }
+
+    /// The optimum for depositing only the dearest token and withdrawing only the cheapest,
+    /// if the other tokens would not trade at the post-trade marginal value (then it is the
+    /// global optimum). With `e = exp(E')`, `E' = (w_o ln(u_i/u_o) - w_i ln gamma)/(w_i+w_o)`:
+    /// the inbound leg is `R_i (e - 1/gamma)`, the outbound `e R_i p_i w_o/(w_i p_o) - R_o`.
+    fn pair_trade(
+        &mut self,
+        r: &[S],
+        w: &[S],
+        p: &[f64],
+        gamma: f64,
+        delta: &mut [S],
+    ) -> Option<S> {
+        let n = p.len();
+        let (i, o) = (self.order[0], self.order[n - 1]);
+        let rel = ln_ratio(r[o] * p[o] * w[i], r[i] * p[i] * w[o]);
+        let e = exp_near_zero((w[o] * rel - w[i] * self.ln_gamma) / (w[i] + w[o]));
+        let d_in = r[i] * (e - self.inv_gamma);
+        let d_out = e * r[i] * p[i] * w[o] / (w[i] * p[o]) - r[o];
+        if !(d_in.value() > 0.0 && d_out.value() < 0.0) {
+            return None;
+        }
+        let marginal = self.u[i] / e.value();
+        let slack = 1.0 + BAND_SLACK;
+        if !self.order[1..n - 1]
+            .iter()
+            .all(|&k| gamma * self.u[k] <= marginal * slack && marginal <= self.u[k] * slack)
+        {
+            return None;
+        }
+        let profit = -(d_in * p[i] + d_out * p[o]);
+        if !(profit.value() > 0.0) {
+            return None;
+        }
+        delta.iter_mut().for_each(|d| *d = cst(0.0));
+        delta[i] = d_in;
+        delta[o] = d_out;
+        Some(profit)
     }
 
     /// quantammsim's sifter: every single-pair signature in its order (its product over
@@ -248,6 +306,18 @@ impl<S: Scalar> Arbitrageur<S> {
         // sub-pool invariant (fee-adjusted) and equalises marginal values. Measured from the
         // dearest token `top` (always in the in-set): e^E = (R_top p_top / w_top) e^E'.
         let (mut total, mut total_in, mut weighted) = (cst::<S>(0.0), cst::<S>(0.0), cst::<S>(0.0));
+        let top = self.order[0];
+        let top_value = r[top] * p[top];
+        for &k in in_set.iter().chain(out_set) {
+            if self.rel_ready & (1 << k) == 0 {
+                self.rel_ln_u[k] = if k == top {
+                    cst(0.0)
+                } else {
+                    ln_ratio(r[k] * p[k] * w[top], top_value * w[k])
+                };
+                self.rel_ready |= 1 << k;
+            }
+        }
         for &k in in_set {
             total_in += w[k];
             weighted += w[k] * self.rel_ln_u[k];
@@ -257,14 +327,15 @@ impl<S: Scalar> Arbitrageur<S> {
             total += w[k];
             weighted += w[k] * self.rel_ln_u[k];
         }
-        let top = self.order[0];
         let scale =
             exp_near_zero((weighted - total_in * ln_gamma) / total) * r[top] * p[top] / w[top];
-        self.candidate.iter_mut().for_each(|d| *d = cst(0.0));
+        for d in self.candidate.iter_mut() {
+            *d = cst(0.0);
+        }
         let mut profit = cst::<S>(0.0);
         for &k in in_set {
             let x = scale * w[k] * (gamma / p[k]);
-            let d = (x - r[k]) / gamma;
+            let d = (x - r[k]) * self.inv_gamma;
             if d.value() <= 0.0 {
                 return None;
             }

@@ -261,7 +261,12 @@ impl<S: Scalar> Pool<S> for G3mPool<S> {
         for trade in market.trades {
             self.swap(weights, trade, market);
         }
-        if arbitrage {
+        // With unchanged weights the pool already sits in the band after the first sub-step.
+        let moved = weights
+            .iter()
+            .zip(&self.last_weights)
+            .any(|(a, b)| a.value() != b.value());
+        if arbitrage && (moved || !market.trades.is_empty()) {
             self.arbitrage(weights, market);
             self.last_weights.copy_from_slice(weights);
         }
