@@ -9,9 +9,11 @@
 //! - [`weights`]: guardrails, interpolation and the streaming [`weights::WeightEngine`].
 //! - [`pools`]: reserves (zero-fee G3M so far) as step functions.
 //! - [`simulate`]: drives prices through a weight engine and a pool.
+//! - [`metrics`]: objectives and report metrics over a value path.
 
 pub mod error;
 pub mod estimators;
+pub mod metrics;
 pub mod params;
 pub mod pools;
 pub mod rules;
