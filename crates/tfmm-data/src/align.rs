@@ -217,17 +217,72 @@ fn fill_column(
     (filled, longest)
 }
 
+/// Where prices come from: a folder of per-token files, or the data built into tfmm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source<'a> {
+    Dir(&'a Path),
+    /// Binance 1-minute closes of BTC, ETH and SOL (USDT), 2022-11-01 to 2024-06-25.
+    Embedded,
+}
+
+impl Source<'_> {
+    /// `<dir>` or `embedded`, for messages and provenance.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Dir(d) => d.display().to_string(),
+            Source::Embedded => "embedded".to_string(),
+        }
+    }
+}
+
+/// Quote currencies priced 1 when no file is given for them (USDT, the embedded data's quote,
+/// and its common stand-ins).
+pub const QUOTE_TOKENS: &[&str] = &["USDT", "USD", "USDC"];
+
 /// Loads each token's file from `dir` (see [`find_token_file`]) and aligns
 /// them on the minutes common to all: `[max(first), min(last)]`, forward-
 /// filling holes inside each file.
 pub fn load_prices(dir: &Path, tokens: &[String]) -> Result<PriceTable, DataError> {
-    check_tokens(tokens)?;
-    let mut loaded = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        let path = find_token_file(dir, token)?;
-        let series = read_series(&path)?;
-        loaded.push((path, series));
+    load(Source::Dir(dir), tokens)
+}
+
+/// A token's series from a source; `None` for a quote token without data (priced 1).
+fn token_series(source: Source<'_>, token: &str) -> Result<Option<(PathBuf, Series)>, DataError> {
+    let found = match source {
+        Source::Dir(dir) => match find_token_file(dir, token) {
+            Ok(path) => read_series(&path).map(|s| (path, s)),
+            Err(e) => Err(e),
+        },
+        Source::Embedded => match crate::embedded::series(token) {
+            Some(found) => found,
+            None => Err(DataError::NotFound {
+                what: "price",
+                token: token.to_string(),
+                dir: PathBuf::from("embedded"),
+                tried: format!("the embedded tokens {}", crate::embedded::TOKENS.join(", ")),
+            }),
+        },
+    };
+    match found {
+        Ok(found) => Ok(Some(found)),
+        Err(DataError::NotFound { .. }) if QUOTE_TOKENS.contains(&token) => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+/// [`load_prices`] from any [`Source`]; quote tokens without data are priced 1.
+pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataError> {
+    check_tokens(tokens)?;
+    let mut with_data = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        with_data.push(token_series(source, token)?);
+    }
+    if with_data.iter().all(Option::is_none) {
+        return Err(DataError::Tokens {
+            detail: format!("no price data for any of {} in {}", tokens.join(", "), source.describe()),
+        });
+    }
+    let loaded: Vec<(PathBuf, Series)> = with_data.iter().flatten().cloned().collect();
     // Readers guarantee non-empty, increasing, whole-minute series.
     let first = |s: &Series| s.unix_ms[0];
     let last = |s: &Series| s.unix_ms[s.len() - 1];
@@ -236,8 +291,9 @@ pub fn load_prices(dir: &Path, tokens: &[String]) -> Result<PriceTable, DataErro
     if lo > hi {
         let ranges: Vec<String> = tokens
             .iter()
-            .zip(&loaded)
-            .map(|(t, (_, s))| format!("{t} {} .. {}", format_utc(first(s)), format_utc(last(s))))
+            .zip(&with_data)
+            .filter_map(|(t, found)| found.as_ref().map(|(_, s)| (t, s)))
+            .map(|(t, s)| format!("{t} {} .. {}", format_utc(first(s)), format_utc(last(s))))
             .collect();
         return Err(DataError::NoOverlap {
             ranges: ranges.join(", "),
@@ -262,7 +318,23 @@ pub fn load_prices(dir: &Path, tokens: &[String]) -> Result<PriceTable, DataErro
 
     let mut prices = vec![0.0; n_rows * n_assets];
     let mut provenance = Vec::with_capacity(n_assets);
-    for (asset, (token, (path, series))) in tokens.iter().zip(loaded).enumerate() {
+    for (asset, (token, found)) in tokens.iter().zip(with_data).enumerate() {
+        let Some((path, series)) = found else {
+            // A quote token: 1 throughout.
+            for row in 0..n_rows {
+                prices[row * n_assets + asset] = 1.0;
+            }
+            provenance.push(TokenProvenance {
+                token: token.clone(),
+                path: PathBuf::from("constant 1"),
+                rows_read: 0,
+                first_ms: lo,
+                last_ms: hi,
+                minutes_filled: 0,
+                longest_gap_minutes: 0,
+            });
+            continue;
+        };
         let (filled, longest) = fill_column(&series, lo, n_rows, asset, n_assets, &mut prices);
         provenance.push(TokenProvenance {
             token: token.clone(),

@@ -7,6 +7,7 @@
 
 mod align;
 mod csv;
+pub mod embedded;
 mod error;
 mod market;
 mod parquet;
@@ -16,7 +17,7 @@ pub mod ticks;
 mod time;
 mod window;
 
-pub use align::{PriceTable, TokenProvenance, load_prices};
+pub use align::{PriceTable, QUOTE_TOKENS, Source, TokenProvenance, load, load_prices};
 pub use error::{DataError, Position};
 pub use market::{Points, TradeRow, read_points, read_trades};
 pub use series::{Series, candidate_names, find_token_file, read_series};

@@ -169,8 +169,17 @@ pub fn write_ticks(path: &Path, series: &Series, decimals: u8) -> Result<(), Dat
 /// Reads a `.ticks` archive.
 pub fn read_ticks(path: &Path) -> Result<Series, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    unpack(BufReader::new(file), path)
+}
+
+/// A `.ticks` archive held in memory (the embedded data); `label` names it in errors.
+pub fn read_ticks_bytes(archive: &[u8], label: &Path) -> Result<Series, DataError> {
+    unpack(archive, label)
+}
+
+fn unpack(archive: impl std::io::Read, path: &Path) -> Result<Series, DataError> {
     let mut raw = Vec::new();
-    GzDecoder::new(BufReader::new(file))
+    GzDecoder::new(archive)
         .read_to_end(&mut raw)
         .map_err(|e| match e.kind() {
             ErrorKind::UnexpectedEof => {

@@ -4,7 +4,7 @@
 mod quantammsim;
 mod value;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 use tfmm_core::params::Params;
@@ -131,6 +131,48 @@ pub struct RunConfig {
     pub pool: PoolSettings,
     /// Fee, gas and arbitrage-fee series and user trades, when given.
     pub market: MarketSeries,
+    pub data: DataSettings,
+    pub output: OutputSettings,
+}
+
+/// Where prices come from and how much filling is tolerated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSettings {
+    /// A folder of per-token price files; `None`: the embedded data (or `--data-dir`).
+    pub dir: Option<PathBuf>,
+    /// Longest run of forward-filled minutes allowed inside the window used (burn-in
+    /// included): a longer gap is an error rather than prices standing still.
+    pub max_gap_minutes: usize,
+}
+
+impl Default for DataSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_gap_minutes: 1440,
+        }
+    }
+}
+
+/// What a run writes besides `timeseries.csv` and `summary.json`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSettings {
+    /// Output folder; `None`: `out` (or `--out`).
+    pub dir: Option<PathBuf>,
+    /// Value, weights, reserves and drawdown charts (SVG and PNG).
+    pub plots: bool,
+    /// Estimator state per chunk in `readouts.csv`.
+    pub readouts: bool,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            plots: true,
+            readouts: false,
+        }
+    }
 }
 
 impl RunConfig {

@@ -13,7 +13,7 @@ use tfmm_core::rules::{RuleSettings, Seeds, WEIGHT_RULES, internal_params, inter
 use tfmm_core::weights::{Interpolation, WeightSettings};
 
 use super::value::{Fields, show};
-use super::{PoolSettings, ReclammConfig, RunConfig};
+use super::{DataSettings, OutputSettings, PoolSettings, ReclammConfig, RunConfig};
 use crate::error::{Result, RunError};
 use crate::market::{MarketSeries, SeriesSpec, TradesSpec, in_dir};
 use std::path::Path;
@@ -60,6 +60,8 @@ const RUN_KEYS: &[&str] = &[
     "reclamm_centeredness_scaling",
     "reclamm_initial_state",
     "rvr_spread",
+    // tfmm's own: the longest forward-filled gap tolerated, in minutes.
+    "max_gap_minutes",
 ];
 
 /// Starting values, used only when the case gives no `params`.
@@ -241,7 +243,14 @@ pub fn from_case_json(case: &Map<String, Value>, base_dir: &Path) -> Result<RunC
         trades: trades_spec(case, base_dir)?,
     };
 
+    let data = DataSettings {
+        max_gap_minutes: fp.usize_or("max_gap_minutes", DataSettings::default().max_gap_minutes)?,
+        ..DataSettings::default()
+    };
+
     Ok(RunConfig {
+        data,
+        output: OutputSettings::default(),
         market,
         name: case.get("name").and_then(Value::as_str).map(str::to_string),
         tokens,
