@@ -25,6 +25,8 @@ pub struct TokenProvenance {
     pub minutes_filled: usize,
     /// Longest run of consecutive filled minutes inside the table.
     pub longest_gap_minutes: usize,
+    /// Every run of filled minutes: its first filled minute (unix ms) and its length.
+    pub gaps: Vec<(i64, usize)>,
 }
 
 /// Prices of several tokens, one row per consecutive minute.
@@ -188,7 +190,7 @@ impl PriceTable {
 
 /// Forward-fills `series` onto `n_rows` minutes from `lo` (on the grid, with
 /// an observation at or before it), writing column `asset` of the row-major
-/// `out`. Returns (minutes filled, longest filled run).
+/// `out`. Returns (minutes filled, longest filled run, every filled run).
 fn fill_column(
     series: &Series,
     lo: i64,
@@ -196,10 +198,11 @@ fn fill_column(
     asset: usize,
     n_assets: usize,
     out: &mut [f64],
-) -> (usize, usize) {
+) -> (usize, usize, Vec<(i64, usize)>) {
     // Last observation at or before `lo`.
     let mut k = series.unix_ms.partition_point(|&t| t <= lo) - 1;
     let (mut filled, mut run, mut longest) = (0, 0, 0);
+    let mut gaps: Vec<(i64, usize)> = Vec::new();
     for row in 0..n_rows {
         let minute = lo + MS_PER_MINUTE * row as i64;
         while k + 1 < series.len() && series.unix_ms[k + 1] <= minute {
@@ -211,10 +214,14 @@ fn fill_column(
             filled += 1;
             run += 1;
             longest = longest.max(run);
+            match gaps.last_mut() {
+                Some(gap) if run > 1 => gap.1 = run,
+                _ => gaps.push((minute, 1)),
+            }
         }
         out[row * n_assets + asset] = series.close[k];
     }
-    (filled, longest)
+    (filled, longest, gaps)
 }
 
 /// Where prices come from: a folder of per-token files, or the data built into tfmm.
@@ -332,10 +339,11 @@ pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataErr
                 last_ms: hi,
                 minutes_filled: 0,
                 longest_gap_minutes: 0,
+                gaps: Vec::new(),
             });
             continue;
         };
-        let (filled, longest) = fill_column(&series, lo, n_rows, asset, n_assets, &mut prices);
+        let (filled, longest, gaps) = fill_column(&series, lo, n_rows, asset, n_assets, &mut prices);
         provenance.push(TokenProvenance {
             token: token.clone(),
             path,
@@ -344,6 +352,7 @@ pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataErr
             last_ms: last(&series),
             minutes_filled: filled,
             longest_gap_minutes: longest,
+            gaps,
         });
     }
     Ok(PriceTable {
@@ -367,9 +376,10 @@ mod tests {
             close: vec![1.0, 2.0, 3.0, 4.0, 5.0],
         };
         let mut out = vec![0.0; 8];
-        let (filled, longest) = fill_column(&s, m, 8, 0, 1, &mut out);
+        let (filled, longest, gaps) = fill_column(&s, m, 8, 0, 1, &mut out);
         assert_eq!(out, vec![2.0, 2.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0]);
         assert_eq!((filled, longest), (5, 3));
+        assert_eq!(gaps, vec![(2 * m, 2), (6 * m, 3)]);
     }
 
     #[test]

@@ -11,4 +11,4 @@ mod run;
 
 pub use config::{Baseline, PoolKind, PoolSettings, RunConfig};
 pub use error::{Result, RunError};
-pub use run::{RunOutput, run, run_on_table};
+pub use run::{RunOutput, config_source, run, run_on, run_on_table};

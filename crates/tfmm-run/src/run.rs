@@ -8,9 +8,7 @@ use tfmm_core::pools::reclamm::{ReclammPool, ReclammSettings};
 use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, Rebalancing, TradeWindow};
 use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
 use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
-use tfmm_data::{
-    PriceTable, TokenProvenance, Window, load_prices, load_supply, parse_utc, select_window,
-};
+use tfmm_data::{PriceTable, Source, TokenProvenance, Window, load, load_supply, parse_utc, select_window};
 
 use crate::config::{Baseline, PoolKind, RunConfig};
 use crate::error::{Result, RunError};
@@ -56,9 +54,45 @@ impl RunOutput {
 
 /// Loads the config's tokens from `data_dir` and runs it.
 pub fn run(config: &RunConfig, data_dir: &Path) -> Result<RunOutput> {
-    let table = load_prices(data_dir, &config.tokens)?;
-    let supply_dir = needs_supply(&config.rule).then_some(data_dir);
+    run_on(config, Source::Dir(data_dir))
+}
+
+/// Loads the config's tokens from `source` (a folder or the embedded data) and runs it.
+pub fn run_on(config: &RunConfig, source: Source<'_>) -> Result<RunOutput> {
+    let table = load(source, &config.tokens)?;
+    let supply_dir = match source {
+        Source::Dir(dir) if needs_supply(&config.rule) => Some(dir),
+        _ => None,
+    };
     run_on_table(config, &table, supply_dir)
+}
+
+/// The source a config names: its data folder, else the embedded data.
+pub fn config_source(config: &RunConfig) -> Source<'_> {
+    config.data.dir.as_deref().map_or(Source::Embedded, Source::Dir)
+}
+
+/// Refuses forward-filled gaps longer than `max_gap_minutes` in the minutes a run uses.
+fn check_gaps(config: &RunConfig, table: &PriceTable, window: &Window) -> Result<()> {
+    let rows = window.data_rows();
+    let (from, to) = (table.unix_ms(rows.start), table.unix_ms(rows.end.max(1) - 1));
+    let limit = config.data.max_gap_minutes;
+    for p in &table.provenance {
+        let span = |&&(start, len): &&(i64, usize)| start <= to && start + len as i64 * tfmm_data::MS_PER_MINUTE > from;
+        if let Some(&(start, len)) = p.gaps.iter().filter(span).find(|g| g.1 > limit) {
+            return Err(RunError::config(
+                "max_gap_minutes",
+                limit,
+                format!(
+                    "{} has {len} missing minutes from {} inside the window (prices would stand still; \
+                     raise max_gap_minutes to accept them)",
+                    p.path.display(),
+                    tfmm_data::format_utc(start)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn needs_supply(rule: &str) -> bool {
@@ -117,6 +151,7 @@ fn run_pool(
     let start_ms = parse_utc(&config.start)?;
     let end_ms = parse_utc(&config.end)?;
     let window = select_window(table, start_ms, end_ms, config.weights.rule.max_memory_days)?;
+    check_gaps(config, table, &window)?;
     let data = table.slice(window.data_rows().start, window.data_rows().end);
     let n = config.n_assets();
 

@@ -1,6 +1,8 @@
-//! Run configs. Every accepted form (today: quantammsim cases) resolves to one plain
-//! [`RunConfig`], which is what a run executes and what `summary.json` records.
+//! Run configs. Every accepted form (quantammsim cases; tfmm's native format, TOML or JSON)
+//! resolves to one plain [`RunConfig`], which is what a run executes and what `summary.json`
+//! records.
 
+mod native;
 mod quantammsim;
 mod value;
 
@@ -15,6 +17,9 @@ use tfmm_core::weights::WeightSettings;
 use crate::error::{Result, RunError};
 use crate::market::MarketSeries;
 
+pub use native::{
+    DEFAULT_TOML, KEYS, KeyDoc, default_config, from_native, from_toml, keys_markdown, toml_to_json,
+};
 pub use quantammsim::from_case_json;
 
 /// Market and pool settings beyond the weights.
@@ -264,17 +269,31 @@ fn array_json(shape: &[usize], data: &[f64]) -> Value {
     }
 }
 
-/// Reads a config file. JSON with a `run_fingerprint` is a quantammsim case. Relative file
+/// Reads a config file: TOML (`.toml`, or any text not starting with `{`) is a native config;
+/// JSON with a `run_fingerprint` is a quantammsim case, other JSON a native config. Relative file
 /// paths inside it are relative to the config file.
 pub fn load(path: &Path) -> Result<RunConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| RunError::io(path, e))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        RunError::config(
-            path.display().to_string(),
-            format!("line {} column {}", e.line(), e.column()),
-            format!("is not valid JSON ({e})"),
-        )
-    })?;
+    let origin = path.display().to_string();
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    let is_toml = extension.eq_ignore_ascii_case("toml")
+        || (!extension.eq_ignore_ascii_case("json") && !first.starts_with('{'));
+    let value = if is_toml {
+        toml_to_json(&text, &origin)?
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            RunError::config(
+                origin,
+                format!("line {} column {}", e.line(), e.column()),
+                format!("is not valid JSON ({e})"),
+            )
+        })?
+    };
     parse_in(&value, path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -283,19 +302,16 @@ pub fn parse(value: &Value) -> Result<RunConfig> {
     parse_in(value, Path::new("."))
 }
 
-/// A config from parsed JSON; relative paths are taken from `base_dir`.
+/// A config from parsed JSON (or TOML converted by [`toml_to_json`]): a quantammsim case if
+/// it has `run_fingerprint`, else a native config. Relative paths are taken from `base_dir`.
 pub fn parse_in(value: &Value, base_dir: &Path) -> Result<RunConfig> {
     match value {
         Value::Object(map) if map.contains_key("run_fingerprint") => from_case_json(map, base_dir),
-        Value::Object(_) => Err(RunError::config(
-            "config",
-            "an object without `run_fingerprint`",
-            "expected a quantammsim case: {\"run_fingerprint\": {...}, \"params\": {...}}",
-        )),
+        Value::Object(map) => from_native(map, base_dir),
         other => Err(RunError::config(
             "config",
             value::show(other),
-            "must be a JSON object",
+            "must be an object: a native config ({\"pool\": {...}, ...}) or a quantammsim case ({\"run_fingerprint\": {...}})",
         )),
     }
 }
