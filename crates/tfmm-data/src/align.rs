@@ -27,6 +27,9 @@ pub struct TokenProvenance {
     pub longest_gap_minutes: usize,
     /// Every run of filled minutes: its first filled minute (unix ms) and its length.
     pub gaps: Vec<(i64, usize)>,
+    /// SHA-256 of the file's bytes, lower-case hex (`sha256sum` prints the same); `None` for a
+    /// quote token priced 1.
+    pub sha256: Option<String>,
 }
 
 /// Prices of several tokens, one row per consecutive minute.
@@ -188,6 +191,28 @@ impl PriceTable {
     }
 }
 
+/// SHA-256 of `bytes` as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// SHA-256 of a file's bytes, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, DataError> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| DataError::io(path, e))?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// Forward-fills `series` onto `n_rows` minutes from `lo` (on the grid, with
 /// an observation at or before it), writing column `asset` of the row-major
 /// `out`. Returns (minutes filled, longest filled run, every filled run).
@@ -253,15 +278,22 @@ pub fn load_prices(dir: &Path, tokens: &[String]) -> Result<PriceTable, DataErro
     load(Source::Dir(dir), tokens)
 }
 
+/// A token's file, its series and content hash.
+type Found = (PathBuf, Series, String);
+
 /// A token's series from a source; `None` for a quote token without data (priced 1).
-fn token_series(source: Source<'_>, token: &str) -> Result<Option<(PathBuf, Series)>, DataError> {
+fn token_series(source: Source<'_>, token: &str) -> Result<Option<Found>, DataError> {
     let found = match source {
-        Source::Dir(dir) => match find_token_file(dir, token) {
-            Ok(path) => read_series(&path).map(|s| (path, s)),
-            Err(e) => Err(e),
-        },
+        Source::Dir(dir) => find_token_file(dir, token).and_then(|path| {
+            let series = read_series(&path)?;
+            let hash = sha256_file(&path)?;
+            Ok((path, series, hash))
+        }),
         Source::Embedded => match crate::embedded::series(token) {
-            Some(found) => found,
+            Some(found) => found.map(|(path, series)| {
+                let hash = sha256_hex(crate::embedded::bytes(token).unwrap_or_default());
+                (path, series, hash)
+            }),
             None => Err(DataError::NotFound {
                 what: "price",
                 token: token.to_string(),
@@ -286,20 +318,24 @@ pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataErr
     }
     if with_data.iter().all(Option::is_none) {
         return Err(DataError::Tokens {
-            detail: format!("no price data for any of {} in {}", tokens.join(", "), source.describe()),
+            detail: format!(
+                "no price data for any of {} in {}",
+                tokens.join(", "),
+                source.describe()
+            ),
         });
     }
-    let loaded: Vec<(PathBuf, Series)> = with_data.iter().flatten().cloned().collect();
+    let loaded: Vec<&Series> = with_data.iter().flatten().map(|(_, s, _)| s).collect();
     // Readers guarantee non-empty, increasing, whole-minute series.
     let first = |s: &Series| s.unix_ms[0];
     let last = |s: &Series| s.unix_ms[s.len() - 1];
-    let lo = loaded.iter().map(|(_, s)| first(s)).max().unwrap_or(0);
-    let hi = loaded.iter().map(|(_, s)| last(s)).min().unwrap_or(0);
+    let lo = loaded.iter().map(|s| first(s)).max().unwrap_or(0);
+    let hi = loaded.iter().map(|s| last(s)).min().unwrap_or(0);
     if lo > hi {
         let ranges: Vec<String> = tokens
             .iter()
             .zip(&with_data)
-            .filter_map(|(t, found)| found.as_ref().map(|(_, s)| (t, s)))
+            .filter_map(|(t, found)| found.as_ref().map(|(_, s, _)| (t, s)))
             .map(|(t, s)| format!("{t} {} .. {}", format_utc(first(s)), format_utc(last(s))))
             .collect();
         return Err(DataError::NoOverlap {
@@ -326,7 +362,7 @@ pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataErr
     let mut prices = vec![0.0; n_rows * n_assets];
     let mut provenance = Vec::with_capacity(n_assets);
     for (asset, (token, found)) in tokens.iter().zip(with_data).enumerate() {
-        let Some((path, series)) = found else {
+        let Some((path, series, hash)) = found else {
             // A quote token: 1 throughout.
             for row in 0..n_rows {
                 prices[row * n_assets + asset] = 1.0;
@@ -340,10 +376,12 @@ pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataErr
                 minutes_filled: 0,
                 longest_gap_minutes: 0,
                 gaps: Vec::new(),
+                sha256: None,
             });
             continue;
         };
-        let (filled, longest, gaps) = fill_column(&series, lo, n_rows, asset, n_assets, &mut prices);
+        let (filled, longest, gaps) =
+            fill_column(&series, lo, n_rows, asset, n_assets, &mut prices);
         provenance.push(TokenProvenance {
             token: token.clone(),
             path,
@@ -353,6 +391,7 @@ pub fn load(source: Source<'_>, tokens: &[String]) -> Result<PriceTable, DataErr
             minutes_filled: filled,
             longest_gap_minutes: longest,
             gaps,
+            sha256: Some(hash),
         });
     }
     Ok(PriceTable {

@@ -14,14 +14,19 @@ const BTC: &[u8] = include_bytes!("../../../data/binance-1m/BTC.ticks");
 const ETH: &[u8] = include_bytes!("../../../data/binance-1m/ETH.ticks");
 const SOL: &[u8] = include_bytes!("../../../data/binance-1m/SOL.ticks");
 
+/// The `.ticks` archive of an embedded token, or `None` if tfmm has no data for it.
+pub fn bytes(token: &str) -> Option<&'static [u8]> {
+    match token {
+        "BTC" => Some(BTC),
+        "ETH" => Some(ETH),
+        "SOL" => Some(SOL),
+        _ => None,
+    }
+}
+
 /// The series of an embedded token, or `None` if tfmm has no data for it.
 pub fn series(token: &str) -> Option<Result<(PathBuf, Series), DataError>> {
-    let bytes = match token {
-        "BTC" => BTC,
-        "ETH" => ETH,
-        "SOL" => SOL,
-        _ => return None,
-    };
+    let bytes = bytes(token)?;
     let label = PathBuf::from(format!("embedded/{token}.ticks"));
     Some(read_ticks_bytes(bytes, &label).map(|s| (label, s)))
 }
@@ -33,7 +38,10 @@ mod tests {
 
     #[test]
     fn embedded_data_covers_603_days_with_its_known_gaps() {
-        let tokens: Vec<String> = ["BTC", "ETH", "SOL", "USDT"].iter().map(|t| t.to_string()).collect();
+        let tokens: Vec<String> = ["BTC", "ETH", "SOL", "USDT"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
         let t = load(Source::Embedded, &tokens).unwrap();
         assert_eq!(t.start_ms, 1_667_260_800_000); // 2022-11-01 00:00
         assert_eq!(t.n_rows(), 603 * 1440);
@@ -44,7 +52,12 @@ mod tests {
         assert!(t.column(3).iter().all(|&p| p == 1.0));
         // First closes as Binance reported them.
         assert_eq!(t.row(0)[0], 20475.59);
-        let err = load(Source::Embedded, &["DOGE".to_string()]).unwrap_err().to_string();
-        assert!(err.contains("DOGE") && err.contains("BTC, ETH, SOL"), "{err}");
+        let err = load(Source::Embedded, &["DOGE".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DOGE") && err.contains("BTC, ETH, SOL"),
+            "{err}"
+        );
     }
 }

@@ -9,16 +9,20 @@ mod align;
 mod csv;
 pub mod embedded;
 mod error;
+mod info;
 mod market;
-mod parquet;
+pub mod parquet;
 mod series;
 mod supply;
 pub mod ticks;
 mod time;
 mod window;
 
-pub use align::{PriceTable, QUOTE_TOKENS, Source, TokenProvenance, load, load_prices};
+pub use align::{
+    PriceTable, QUOTE_TOKENS, Source, TokenProvenance, load, load_prices, sha256_file, sha256_hex,
+};
 pub use error::{DataError, Position};
+pub use info::{TokenFile, inventory};
 pub use market::{Points, TradeRow, read_points, read_trades};
 pub use series::{Series, candidate_names, find_token_file, read_series};
 pub use supply::{load_supply, supply_candidate_names};

@@ -264,3 +264,85 @@ fn read_parquet_inner(path: &Path) -> Result<Series, DataError> {
     }
     builder.finish()
 }
+
+/// Writes a table of named columns to a parquet file: `unix_ms` (int64, a timestamp in
+/// milliseconds) then one double column per name. Snappy-compressed, one row group.
+pub fn write_table(
+    path: &Path,
+    unix_ms: &[i64],
+    columns: &[(&str, &[f64])],
+) -> Result<(), DataError> {
+    use parquet::basic::{Compression, Repetition};
+    use parquet::data_type::{DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::Type;
+    use std::sync::Arc;
+
+    let err = |e: parquet::errors::ParquetError| DataError::Write {
+        file: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    if let Some((name, c)) = columns.iter().find(|(_, c)| c.len() != unix_ms.len()) {
+        return Err(DataError::Shape {
+            detail: format!(
+                "column {name} has {} rows, unix_ms has {}",
+                c.len(),
+                unix_ms.len()
+            ),
+        });
+    }
+    let mut fields = vec![Arc::new(
+        Type::primitive_type_builder("unix_ms", PhysicalType::INT64)
+            .with_repetition(Repetition::REQUIRED)
+            .with_logical_type(Some(LogicalType::timestamp(true, TimeUnit::MILLIS)))
+            .build()
+            .map_err(err)?,
+    )];
+    for (name, _) in columns {
+        fields.push(Arc::new(
+            Type::primitive_type_builder(name, PhysicalType::DOUBLE)
+                .with_repetition(Repetition::REQUIRED)
+                .build()
+                .map_err(err)?,
+        ));
+    }
+    let schema = Arc::new(
+        Type::group_type_builder("timeseries")
+            .with_fields(fields)
+            .build()
+            .map_err(err)?,
+    );
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    );
+    let file = File::create(path).map_err(|e| DataError::Write {
+        file: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut writer = SerializedFileWriter::new(file, schema, props).map_err(err)?;
+    let mut group = writer.next_row_group().map_err(err)?;
+    let mut time = group
+        .next_column()
+        .map_err(err)?
+        .expect("the unix_ms column");
+    time.typed::<Int64Type>()
+        .write_batch(unix_ms, None, None)
+        .map_err(err)?;
+    time.close().map_err(err)?;
+    for (_, values) in columns {
+        let mut col = group
+            .next_column()
+            .map_err(err)?
+            .expect("one column per name");
+        col.typed::<DoubleType>()
+            .write_batch(values, None, None)
+            .map_err(err)?;
+        col.close().map_err(err)?;
+    }
+    group.close().map_err(err)?;
+    writer.close().map_err(err)?;
+    Ok(())
+}

@@ -195,3 +195,53 @@ fn corrupted_parquet_never_panics() {
         let _ = read_series(&p);
     }
 }
+
+/// tfmm's own output tables read back through the parquet crate's row API, column by column.
+#[test]
+fn written_tables_read_back_exactly() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let unix_ms: Vec<i64> = (0..1000).map(|k| 1_700_000_000_000 + k * 60_000).collect();
+    let value: Vec<f64> = (0..1000)
+        .map(|k| 1e6 * (1.0 + 1e-4 * k as f64).ln_1p())
+        .collect();
+    let weight: Vec<f64> = (0..1000).map(|k| 1.0 / (k + 3) as f64).collect();
+    tfmm_data::parquet::write_table(
+        &path,
+        &unix_ms,
+        &[("value", &value), ("weight_BTC", &weight)],
+    )
+    .unwrap();
+
+    let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let names: Vec<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(names, ["unix_ms", "value", "weight_BTC"]);
+    let mut rows = 0;
+    for (i, row) in reader.get_row_iter(None).unwrap().enumerate() {
+        let row = row.unwrap();
+        let cells: Vec<&Field> = row.get_column_iter().map(|(_, f)| f).collect();
+        match cells[0] {
+            Field::TimestampMillis(t) => assert_eq!(*t, unix_ms[i]),
+            other => panic!("unix_ms is {other:?}"),
+        }
+        assert_eq!(cells[1], &Field::Double(value[i]));
+        assert_eq!(cells[2], &Field::Double(weight[i]));
+        rows += 1;
+    }
+    assert_eq!(rows, 1000);
+
+    let err = tfmm_data::parquet::write_table(&path, &unix_ms, &[("short", &value[..3])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("short") && err.contains("1000"), "{err}");
+}
