@@ -33,7 +33,6 @@ pub fn series(token: &str) -> Option<Result<(PathBuf, Series), DataError>> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::{Source, load};
 
     #[test]
