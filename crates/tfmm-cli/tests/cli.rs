@@ -181,9 +181,10 @@ fn negative_price_is_refused() {
 #[test]
 fn missing_token_file_is_named() {
     let data = small_data("{t},1500");
-    std::fs::remove_file(data.path().join("USDC.csv")).unwrap();
+    // A quote currency without a file is priced 1; any other token needs its file.
+    std::fs::remove_file(data.path().join("ETH.csv")).unwrap();
     let err = failure(small_case(), data.path());
-    assert!(err.contains("USDC") && err.contains("USDC.csv"), "{err}");
+    assert!(err.contains("ETH") && err.contains("ETH.csv"), "{err}");
 }
 
 #[test]
@@ -322,4 +323,120 @@ fn bench_prints_a_row_per_workload() {
             "{row}"
         );
     }
+}
+
+/// Runs a native TOML config and returns the error line.
+fn native_failure(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, toml).unwrap();
+    let out = dir.path().join("out");
+    let result = tfmm(&[
+        "run",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(1), "expected a failure");
+    let stderr = String::from_utf8(result.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!out.exists(), "nothing written on a failed run");
+    stderr
+}
+
+#[test]
+fn native_unknown_key_is_refused_with_a_suggestion() {
+    let err = native_failure("[pool]\nmemory_dayz = 5\n");
+    assert!(
+        err.contains("pool.memory_dayz") && err.contains("memory_days"),
+        "{err}"
+    );
+}
+
+#[test]
+fn native_wrong_unit_is_refused() {
+    let err = native_failure("[market]\nfees = \"30bp\"\n");
+    assert!(err.contains("market.fees") && err.contains("30bp"), "{err}");
+}
+
+#[test]
+fn start_after_end_is_refused() {
+    let err = native_failure("[window]\nstart = \"2024-03-01\"\nend = \"2024-02-01\"\n");
+    assert!(
+        err.contains("window.start") && err.contains("window.end"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_without_embedded_data_is_named() {
+    let err = native_failure("[pool]\ntokens = [\"BTC\", \"DOGE\"]\n");
+    assert!(
+        err.contains("DOGE") && err.contains("BTC, ETH, SOL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn window_outside_the_embedded_data_is_refused() {
+    let err = native_failure("[window]\nstart = \"2025-01-01\"\nend = \"2025-02-01\"\n");
+    assert!(
+        err.contains("2025-01-01") && err.contains("2024-06-25"),
+        "{err}"
+    );
+}
+
+/// A two-day hole in one token: refused at the default limit, named by file and minute, and
+/// accepted once `data.max_gap_minutes` allows it.
+#[test]
+fn gap_longer_than_the_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_704_067_200_000i64; // 2024-01-01
+    for (token, price) in [("AAA", 100.0), ("BBB", 50.0)] {
+        let mut text = String::from("unix_ms,close\n");
+        for i in 0..(10 * 1440) {
+            // AAA has no rows on days 5 and 6.
+            if token == "AAA" && (5 * 1440..7 * 1440).contains(&i) {
+                continue;
+            }
+            let p = price * (1.0 + 0.01 * ((i as f64) / 500.0).sin());
+            text.push_str(&format!("{},{p}\n", start + 60_000 * i));
+        }
+        std::fs::write(dir.path().join(format!("{token}.csv")), text).unwrap();
+    }
+    let config = |limit: &str| {
+        format!(
+            "[pool]\ntokens = [\"AAA\", \"BBB\"]\nmemory_days = 1\n\
+             [window]\nstart = \"2024-01-03\"\nend = \"2024-01-09\"\nburn_in_days = 2\n\
+             [data]\ndir = \"{}\"\n{limit}",
+            dir.path().display()
+        )
+    };
+    let err = native_failure(&config(""));
+    assert!(
+        err.contains("max_gap_minutes")
+            && err.contains("AAA.csv")
+            && err.contains("2880 missing minutes from 2024-01-06 00:00:00"),
+        "{err}"
+    );
+    let ok_dir = tempfile::tempdir().unwrap();
+    let path = ok_dir.path().join("run.toml");
+    std::fs::write(&path, config("max_gap_minutes = 2880\n")).unwrap();
+    let out = ok_dir.path().join("out");
+    let result = tfmm(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["data"][0]["minutes_filled"], 2880);
+    assert_eq!(summary["data"][0]["longest_gap_minutes"], 2880);
 }

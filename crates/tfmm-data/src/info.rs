@@ -27,8 +27,12 @@ pub struct TokenFile {
     pub max_close: f64,
 }
 
-/// Every token a source offers, sorted by token.
-pub fn inventory(source: Source<'_>) -> Result<Vec<TokenFile>, DataError> {
+/// A token and its file, or why the file cannot be read.
+pub type Listing = (String, Result<TokenFile, DataError>);
+
+/// Every token a source offers, sorted by token, each with its file or why it cannot be read
+/// (a stray `notes.csv` is listed as unreadable rather than hiding the rest).
+pub fn inventory(source: Source<'_>) -> Result<Vec<Listing>, DataError> {
     let tokens: Vec<String> = match source {
         Source::Embedded => crate::embedded::TOKENS
             .iter()
@@ -50,7 +54,13 @@ pub fn inventory(source: Source<'_>) -> Result<Vec<TokenFile>, DataError> {
             tokens
         }
     };
-    tokens.iter().map(|t| token_file(source, t)).collect()
+    Ok(tokens
+        .into_iter()
+        .map(|t| {
+            let file = token_file(source, &t);
+            (t, file)
+        })
+        .collect())
 }
 
 /// The token a price file name is for (`BTC.csv.gz` → `BTC`); supply files and others are not.
@@ -146,9 +156,13 @@ mod tests {
         std::fs::write(dir.path().join("BBB.csv"), "unix_ms,close\n0,2\n60000,3\n").unwrap();
         std::fs::write(dir.path().join("AAA_supply.csv"), "unix_ms,supply\n0,1\n").unwrap();
         std::fs::write(dir.path().join("README"), "not data").unwrap();
-        let files = inventory(Source::Dir(dir.path())).unwrap();
-        let names: Vec<&str> = files.iter().map(|f| f.token.as_str()).collect();
-        assert_eq!(names, ["AAA", "BBB"]);
+        std::fs::write(dir.path().join("notes.csv"), "a,b\n1,2\n").unwrap();
+        let listed = inventory(Source::Dir(dir.path())).unwrap();
+        let names: Vec<&str> = listed.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(names, ["AAA", "BBB", "notes"]);
+        let err = listed[2].1.as_ref().unwrap_err().to_string();
+        assert!(err.contains("notes.csv") && err.contains("close"), "{err}");
+        let files: Vec<&TokenFile> = listed.iter().filter_map(|(_, f)| f.as_ref().ok()).collect();
         let a = &files[0];
         assert_eq!((a.rows, a.missing_minutes, a.gaps), (5, 5, 2));
         assert_eq!(a.longest_gap, Some((6 * m, 3)));
@@ -162,7 +176,8 @@ mod tests {
     fn embedded_data_matches_its_archive_hashes() {
         let files = inventory(Source::Embedded).unwrap();
         assert_eq!(files.len(), 3);
-        for f in &files {
+        for (_, f) in &files {
+            let f = f.as_ref().unwrap();
             assert_eq!(f.rows as u64 + f.missing_minutes, 603 * 1440, "{}", f.token);
             assert_eq!(
                 f.sha256,

@@ -7,8 +7,11 @@ pub mod config;
 mod error;
 pub mod market;
 pub mod output;
+pub mod readouts;
+pub mod report;
 mod run;
 
 pub use config::{Baseline, PoolKind, PoolSettings, RunConfig};
 pub use error::{Result, RunError};
-pub use run::{RunOutput, config_source, run, run_on, run_on_table};
+pub use report::Report;
+pub use run::{Progress, RunOutput, config_source, run, run_on, run_on_table, run_with};

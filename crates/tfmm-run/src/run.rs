@@ -8,10 +8,16 @@ use tfmm_core::pools::reclamm::{ReclammPool, ReclammSettings};
 use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, Rebalancing, TradeWindow};
 use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
 use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
-use tfmm_data::{PriceTable, Source, TokenProvenance, Window, load, load_supply, parse_utc, select_window};
+use tfmm_data::{
+    PriceTable, Source, TokenProvenance, Window, load, load_supply, parse_utc, select_window,
+};
 
 use crate::config::{Baseline, PoolKind, RunConfig};
 use crate::error::{Result, RunError};
+use crate::readouts::{Readouts, Recorder};
+
+/// Told the minutes simulated so far and the total, every few thousand minutes.
+pub type Progress<'a> = &'a dyn Fn(u64, u64);
 
 /// What one run produced.
 #[derive(Clone, Debug)]
@@ -26,8 +32,10 @@ pub struct RunOutput {
     pub trajectory: Trajectory<f64>,
     pub provenance: Vec<TokenProvenance>,
     /// For `lvr__` / `rvr__` rules: the trajectory above is the rebalancing benchmark, and
-    /// this is the pool's own value per minute.
-    pub pool_values: Option<Vec<f64>>,
+    /// this is the pool's own.
+    pub pool: Option<Trajectory<f64>>,
+    /// The rule's estimator state per chunk, when `output.readouts` asks for it.
+    pub readouts: Option<Readouts>,
 }
 
 impl RunOutput {
@@ -50,6 +58,11 @@ impl RunOutput {
     pub fn final_weights(&self) -> &[f64] {
         self.trajectory.weights_at(self.n_rows() - 1)
     }
+
+    /// With a rebalancing benchmark, the pool's own value per minute.
+    pub fn pool_values(&self) -> Option<&[f64]> {
+        self.pool.as_ref().map(|p| p.values.as_slice())
+    }
 }
 
 /// Loads the config's tokens from `data_dir` and runs it.
@@ -59,26 +72,44 @@ pub fn run(config: &RunConfig, data_dir: &Path) -> Result<RunOutput> {
 
 /// Loads the config's tokens from `source` (a folder or the embedded data) and runs it.
 pub fn run_on(config: &RunConfig, source: Source<'_>) -> Result<RunOutput> {
+    run_with(config, source, None)
+}
+
+/// [`run_on`], reporting progress.
+pub fn run_with(
+    config: &RunConfig,
+    source: Source<'_>,
+    progress: Option<Progress<'_>>,
+) -> Result<RunOutput> {
     let table = load(source, &config.tokens)?;
     let supply_dir = match source {
         Source::Dir(dir) if needs_supply(&config.rule) => Some(dir),
         _ => None,
     };
-    run_on_table(config, &table, supply_dir)
+    run_on_table(config, &table, supply_dir, progress)
 }
 
 /// The source a config names: its data folder, else the embedded data.
 pub fn config_source(config: &RunConfig) -> Source<'_> {
-    config.data.dir.as_deref().map_or(Source::Embedded, Source::Dir)
+    config
+        .data
+        .dir
+        .as_deref()
+        .map_or(Source::Embedded, Source::Dir)
 }
 
 /// Refuses forward-filled gaps longer than `max_gap_minutes` in the minutes a run uses.
 fn check_gaps(config: &RunConfig, table: &PriceTable, window: &Window) -> Result<()> {
     let rows = window.data_rows();
-    let (from, to) = (table.unix_ms(rows.start), table.unix_ms(rows.end.max(1) - 1));
+    let (from, to) = (
+        table.unix_ms(rows.start),
+        table.unix_ms(rows.end.max(1) - 1),
+    );
     let limit = config.data.max_gap_minutes;
     for p in &table.provenance {
-        let span = |&&(start, len): &&(i64, usize)| start <= to && start + len as i64 * tfmm_data::MS_PER_MINUTE > from;
+        let span = |&&(start, len): &&(i64, usize)| {
+            start <= to && start + len as i64 * tfmm_data::MS_PER_MINUTE > from
+        };
         if let Some(&(start, len)) = p.gaps.iter().filter(span).find(|g| g.1 > limit) {
             return Err(RunError::config(
                 "max_gap_minutes",
@@ -106,13 +137,21 @@ pub fn run_on_table(
     config: &RunConfig,
     table: &PriceTable,
     supply_dir: Option<&Path>,
+    progress: Option<Progress<'_>>,
 ) -> Result<RunOutput> {
     let Some(baseline) = config.baseline() else {
-        return run_pool(config, table, supply_dir, None);
+        return run_pool(config, table, supply_dir, None, progress.map(|p| (p, 0, 1)));
     };
     let mut pool_config = config.clone();
     pool_config.rule = config.pool_rule().to_string();
-    let pool_run = run_pool(&pool_config, table, supply_dir, None)?;
+    // Two simulations of the same length: the pool, then the benchmark.
+    let pool_run = run_pool(
+        &pool_config,
+        table,
+        supply_dir,
+        None,
+        progress.map(|p| (p, 0, 2)),
+    )?;
     let n = config.n_assets();
     let spread = match baseline {
         Baseline::Lvr => vec![0.0; n],
@@ -129,17 +168,25 @@ pub fn run_on_table(
         },
     };
     let benchmark = Rebalancing::new(n, config.pool.initial_pool_value, spread);
-    let mut out = run_pool(config, table, supply_dir, Some(Box::new(benchmark)))?;
-    out.pool_values = Some(pool_run.trajectory.values);
+    let mut out = run_pool(
+        config,
+        table,
+        supply_dir,
+        Some(Box::new(benchmark)),
+        progress.map(|p| (p, 1, 2)),
+    )?;
+    out.pool = Some(pool_run.trajectory);
     Ok(out)
 }
 
 /// One simulation; `pool` replaces the pool the config names (the rebalancing benchmark).
+/// `progress` is reported as simulation `part` of `parts` of equal length.
 fn run_pool(
     config: &RunConfig,
     table: &PriceTable,
     supply_dir: Option<&Path>,
     replacement: Option<Box<dyn Pool<f64>>>,
+    progress: Option<(Progress<'_>, u64, u64)>,
 ) -> Result<RunOutput> {
     if table.tokens != config.tokens {
         return Err(RunError::config(
@@ -155,8 +202,8 @@ fn run_pool(
     let data = table.slice(window.data_rows().start, window.data_rows().end);
     let n = config.n_assets();
 
-    let mut weights = weight_path(config, window.start)?;
-    let supply = match (weights.needs_supply(), supply_dir) {
+    let needs_supply = weight_path(config, window.start)?.needs_supply();
+    let supply = match (needs_supply, supply_dir) {
         (true, Some(dir)) => Some(load_supply(dir, &config.tokens, &data)?),
         (true, None) => {
             return Err(RunError::config(
@@ -192,7 +239,35 @@ fn run_pool(
         Some(p) => p,
         None => pool(config, &market)?,
     };
-    let trajectory = simulate::run(weights.as_mut(), pool.as_mut(), &market, window.n_rows)?;
+    let first_ms = start_ms - window.start as i64 * tfmm_data::MS_PER_MINUTE;
+    let mut recorder = match config.pool_kind() {
+        PoolKind::Tfmm if config.output.readouts => Some(Recorder::new(
+            tfmm_engine(config, window.start)?,
+            &config.tokens,
+            first_ms,
+        )),
+        _ => None,
+    };
+    let mut built;
+    let weights: &mut dyn WeightPath<f64> = match recorder.as_mut() {
+        Some(r) => r,
+        None => {
+            built = weight_path(config, window.start)?;
+            built.as_mut()
+        }
+    };
+    let trajectory = match progress {
+        None => simulate::run(weights, pool.as_mut(), &market, window.n_rows)?,
+        Some((report, part, parts)) => {
+            let total = (window.start + window.n_rows) as u64;
+            let mut ticking = Ticking {
+                inner: weights,
+                minute: 0,
+                report: &|m| report(part * total + m, parts * total),
+            };
+            simulate::run(&mut ticking, pool.as_mut(), &market, window.n_rows)?
+        }
+    };
     let bout = window.start * n..(window.start + window.n_rows) * n;
     Ok(RunOutput {
         config: config.clone(),
@@ -201,21 +276,51 @@ fn run_pool(
         prices: data.prices[bout].to_vec(),
         trajectory,
         provenance: table.provenance.clone(),
-        pool_values: None,
+        pool: None,
+        readouts: recorder.map(|r| r.readouts),
     })
+}
+
+/// A weight path that reports the minutes it has consumed every 2^14 minutes (about a
+/// third of a second of a slow run): cheap enough to leave on for any run with a progress bar.
+struct Ticking<'a> {
+    inner: &'a mut dyn WeightPath<f64>,
+    minute: u64,
+    report: &'a dyn Fn(u64),
+}
+
+impl WeightPath<f64> for Ticking<'_> {
+    fn start(&self) -> usize {
+        self.inner.start()
+    }
+    fn step(&mut self, obs: &tfmm_core::rules::Observation<'_>) -> Option<&[f64]> {
+        self.minute += 1;
+        if self.minute & 0x3fff == 0 {
+            (self.report)(self.minute);
+        }
+        self.inner.step(obs)
+    }
+    fn needs_supply(&self) -> bool {
+        self.inner.needs_supply()
+    }
+}
+
+/// The strategy rule's weight engine.
+fn tfmm_engine(config: &RunConfig, start: usize) -> Result<WeightEngine<f64>> {
+    Ok(WeightEngine::build(
+        config.pool_rule(),
+        &config.params,
+        config.n_assets(),
+        &config.weights,
+        start,
+    )?)
 }
 
 /// Where the pool's weights come from: a strategy rule, or fixed weights.
 fn weight_path(config: &RunConfig, start: usize) -> Result<Box<dyn WeightPath<f64>>> {
     let n = config.n_assets();
     Ok(match config.pool_kind() {
-        PoolKind::Tfmm => Box::new(WeightEngine::build(
-            config.pool_rule(),
-            &config.params,
-            n,
-            &config.weights,
-            start,
-        )?),
+        PoolKind::Tfmm => Box::new(tfmm_engine(config, start)?),
         // These pools hold their own shape; their weights are value shares, not inputs.
         PoolKind::Reclamm | PoolKind::Gyroscope => {
             Box::new(ConstantWeights::new(vec![1.0 / n as f64; n], start))

@@ -22,8 +22,8 @@ fn run(case: &Value) -> tfmm_run::RunOutput {
 fn frictionless_rebalancing_beats_the_pool_by_the_loss_versus_rebalancing() {
     let out = run(&case("lvr__momentum", 0.0));
     let pool = run(&case("momentum", 0.0));
-    let pool_values = out.pool_values.as_ref().unwrap();
-    assert_eq!(pool_values, &pool.trajectory.values);
+    let pool_values = out.pool_values().unwrap();
+    assert_eq!(pool_values, pool.trajectory.values);
     // Arbitrage is the pool's only cost at zero fees: the benchmark ends above it, and the
     // gap grows over time (it is a running loss).
     let gap: Vec<f64> = out
@@ -47,7 +47,7 @@ fn spreads_make_rebalancing_cost_more() {
     rvr_case["run_fingerprint"]["rvr_spread"] = json!([0.0005, 0.0005, 0.0001]);
     let rvr = run(&rvr_case);
     assert!(rvr.final_value() < lvr.final_value());
-    assert_eq!(rvr.pool_values, lvr.pool_values);
+    assert_eq!(rvr.pool_values(), lvr.pool_values());
 
     let missing = case("rvr__momentum", 0.003);
     let err = tfmm_run::config::parse(&missing).unwrap_err().to_string();

@@ -39,11 +39,75 @@ fn check(path: &Path) {
         weights.iter().all(|w| w.is_finite() && *w >= 0.0) && (total - 1.0).abs() < 1e-9,
         "{name}: final weights {weights:?}"
     );
-    if let Some(pool) = &out.pool_values {
+    if let Some(pool) = out.pool_values() {
         let last = *pool.last().unwrap();
         assert!(
             last.is_finite() && last > 0.0,
             "{name}: pool's final value {last}"
+        );
+    }
+
+    // The summary a user reads, written with every output.
+    let report = tfmm_run::Report::new(&out);
+    let dir = tempfile::tempdir().unwrap();
+    let written = tfmm_run::output::write_all(&out, &report, dir.path())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(written.len(), 11, "{name}: {written:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    let get = |section: &str, key: &str| {
+        summary[section][key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}: {section}.{key} = {}", summary[section][key]))
+    };
+    let ret = get("metrics", "returns");
+    assert!(
+        (ret - (last / initial - 1.0)).abs() < 1e-12,
+        "{name}: returns {ret}"
+    );
+    for key in [
+        "sharpe",
+        "daily_sharpe",
+        "annualised_returns",
+        "returns_over_hodl",
+        "calmar",
+    ] {
+        assert!(get("metrics", key).is_finite(), "{name}: {key}");
+    }
+    let hodl = get("hodl", "final_value");
+    let uniform = get("uniform_hodl", "final_value");
+    assert!(
+        hodl > 0.0 && uniform > 0.0,
+        "{name}: HODL {hodl}, uniform {uniform}"
+    );
+    // Over three weeks a pool stays within a few tens of percent of holding.
+    assert!(
+        (last / hodl - 1.0).abs() < 0.5,
+        "{name}: {last} against HODL {hodl}"
+    );
+    let drawdown = summary["max_drawdown"].as_f64().unwrap();
+    assert!(
+        (0.0..1.0).contains(&drawdown),
+        "{name}: max drawdown {drawdown}"
+    );
+    // A rebalancing benchmark earns no fees; its pool does.
+    let fees = match summary["benchmark"].get("pool_fee_revenue") {
+        Some(pool) => pool["lp"].as_f64().unwrap(),
+        None => summary["fee_revenue"]["lp"].as_f64().unwrap(),
+    };
+    let turnover = get("evaluation", "turnover");
+    // Turnover is measured on implied weights, which drift with prices even in HODL.
+    assert!(
+        turnover > 0.0 && turnover < 0.01,
+        "{name}: turnover {turnover}"
+    );
+    if config.rule == "hodl" {
+        assert_eq!(fees, 0.0, "{name}: a HODL pool does not trade");
+    } else {
+        assert!(
+            fees > 0.0 && fees < 0.05 * initial,
+            "{name}: fee revenue {fees}"
         );
     }
 }

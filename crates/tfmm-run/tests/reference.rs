@@ -443,3 +443,87 @@ fn user_facing_parameters_run_like_internal_ones() {
     assert!(d < 1e-12, "{d:e}");
     assert!(max_rel(&internal.trajectory.values, &facing.trajectory.values) < 1e-12);
 }
+
+/// `readouts.csv` against the reference's estimator readouts: reference row `r` is the state
+/// after the rule consumed the price `r + 1` chunks into the bout (tfmm's row `r + 1`, keyed
+/// by that minute). Columns are compared by name; difference momentum's reference readouts
+/// come from an estimator its rule does not use, so it shares no column with tfmm's
+/// (`ewma_1`, `ewma_2`).
+#[test]
+fn readouts_match_reference() {
+    let mut checked = 0;
+    let mut failures = vec![];
+    for (name, case) in tfmm_cases() {
+        let path = testdata()
+            .join("reference/cases")
+            .join(&name)
+            .join("readouts.csv.gz");
+        if !path.exists() {
+            continue;
+        }
+        let want = Table::read(&path);
+        let mut config = weight_config(&case);
+        config.output.readouts = true;
+        let out = tfmm_run::run(&config, &reference_prices()).unwrap();
+        let got = out.readouts.clone().expect("readouts were asked for");
+        let cp = config.weights.rule.chunk_period as i64;
+        assert_eq!(
+            got.unix_ms[0],
+            out.unix_ms(0),
+            "{name}: first readout at the bout start"
+        );
+        assert!(
+            got.unix_ms.windows(2).all(|w| w[1] - w[0] == cp * 60_000),
+            "{name}: one readout per chunk"
+        );
+        assert_eq!(
+            got.unix_ms.len(),
+            out.n_rows().div_ceil(cp as usize),
+            "{name}"
+        );
+        let shared: Vec<(usize, usize)> = want.header[1..]
+            .iter()
+            .enumerate()
+            .filter_map(|(w, col)| {
+                got.columns
+                    .iter()
+                    .position(|c| c == col)
+                    .map(|g| (w + 1, g))
+            })
+            .collect();
+        if shared.is_empty() {
+            assert!(
+                base_rule(&case) == "difference_momentum",
+                "{name}: no shared readouts"
+            );
+            continue;
+        }
+        let mut largest = 0.0f64;
+        let mut rows = 0;
+        for w in &want.rows {
+            let g = w[0] as usize + 1;
+            if g >= got.unix_ms.len() {
+                continue;
+            }
+            for &(wc, gc) in &shared {
+                let (x, y) = (got.row(g)[gc], w[wc]);
+                largest = worst((x - y).abs() / y.abs().max(1e-300), largest);
+            }
+            rows += 1;
+        }
+        eprintln!(
+            "{name:55} readouts: {} columns, {rows} rows, max relative difference {largest:.1e}",
+            shared.len()
+        );
+        assert!(
+            rows + 2 >= want.rows.len(),
+            "{name}: only {rows} rows compared"
+        );
+        if !(largest <= 1e-9) {
+            failures.push(format!("{name}: {largest:e}"));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} cases with readouts");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -287,6 +287,11 @@ impl<S: Scalar> WeightEngine<S> {
         &self.rule_row
     }
 
+    /// The latest minute's weights (the initial weights until the bout starts).
+    pub fn weights(&self) -> &[S] {
+        &self.row
+    }
+
     /// Minutes consumed so far.
     pub fn minutes_seen(&self) -> usize {
         self.minute

@@ -1,0 +1,54 @@
+//! A progress bar that appears only on a terminal and only once a run has taken longer than
+//! a moment, so short runs and piped output stay clean.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct Bar {
+    enabled: bool,
+    delay: Duration,
+    started: Instant,
+    bar: OnceLock<ProgressBar>,
+}
+
+impl Bar {
+    pub fn new(enabled: bool, delay: Duration) -> Bar {
+        Bar {
+            enabled,
+            delay,
+            started: Instant::now(),
+            bar: OnceLock::new(),
+        }
+    }
+
+    /// `done` of `total` minutes simulated.
+    pub fn update(&self, done: u64, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        if self.bar.get().is_none() && self.started.elapsed() < self.delay {
+            return;
+        }
+        let bar = self.bar.get_or_init(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} simulating [{bar:40}] {percent:>3}% {human_pos}/{human_len} minutes, {eta} left",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
