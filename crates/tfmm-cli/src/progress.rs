@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Bar {
     enabled: bool,
@@ -32,14 +32,16 @@ impl Bar {
             return;
         }
         let bar = self.bar.get_or_init(|| {
-            let bar = ProgressBar::new(total);
+            // Placed before it is drawn, so the first frame shows where the run is.
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} simulating [{bar:40}] {percent:>3}% {human_pos}/{human_len} minutes, {eta} left",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("simulating [{bar:32}] {percent:>3}%, {eta} left")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
             );
+            bar.set_position(done);
+            bar.reset_eta();
+            bar.set_draw_target(ProgressDrawTarget::stderr());
             bar
         });
         bar.set_length(total);

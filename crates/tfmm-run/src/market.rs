@@ -36,6 +36,44 @@ pub struct MarketSeries {
     pub trades: Option<TradesSpec>,
 }
 
+impl MarketSeries {
+    /// As given (files by path, inline values in full), for `summary.json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let series = |s: &Option<SeriesSpec>| match s {
+            None => serde_json::Value::Null,
+            Some(SeriesSpec::Points { unix_ms, values }) => {
+                json!({"unix_ms": unix_ms, "values": values})
+            }
+            Some(SeriesSpec::PerMinute(values)) => json!({ "per_minute": values }),
+            Some(SeriesSpec::File { path, column }) => {
+                json!({"file": path.display().to_string(), "column": column})
+            }
+        };
+        let trades = match &self.trades {
+            None => serde_json::Value::Null,
+            Some(TradesSpec::File(path)) => json!({ "file": path.display().to_string() }),
+            Some(TradesSpec::Rows(rows)) => rows
+                .iter()
+                .map(|t| {
+                    json!({
+                        "unix_ms": t.unix_ms,
+                        "token_in": t.token_in,
+                        "token_out": t.token_out,
+                        "amount_in": t.amount_in,
+                    })
+                })
+                .collect(),
+        };
+        json!({
+            "fees": series(&self.fees),
+            "gas_cost": series(&self.gas_cost),
+            "arb_fees": series(&self.arb_fees),
+            "trades": trades,
+        })
+    }
+}
+
 /// The inputs laid onto the `n_rows` simulated minutes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResolvedMarket {

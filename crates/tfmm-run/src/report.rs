@@ -88,7 +88,11 @@ impl Report {
             ),
             ("initial value".into(), money(first)),
             (
-                "final value".into(),
+                // With `lvr__` / `rvr__` the simulated path is the benchmark's.
+                match out.config.baseline() {
+                    Some(b) => format!("{} benchmark final value", b.name()),
+                    None => "final value".into(),
+                },
                 format!("{} ({})", money(last), percent(last / first - 1.0)),
             ),
             (
@@ -132,9 +136,23 @@ impl Report {
             format!("{:.3e}", metric("turnover")),
         ));
         if let (Some(b), Some(pool)) = (out.config.baseline(), out.pool_values()) {
+            let end = pool[pool.len() - 1];
+            rows.push((
+                "pool final value".into(),
+                format!("{} ({})", money(end), percent(end / first - 1.0)),
+            ));
             rows.push((
                 format!("{} benchmark gap", b.name()),
                 money(last - pool[pool.len() - 1]),
+            ));
+        }
+        if out.trades_applied + out.trades_outside > 0 {
+            rows.push((
+                "user trades".into(),
+                format!(
+                    "{} applied, {} outside the window (not applied)",
+                    out.trades_applied, out.trades_outside
+                ),
             ));
         }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);

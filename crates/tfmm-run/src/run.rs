@@ -36,6 +36,9 @@ pub struct RunOutput {
     pub pool: Option<Trajectory<f64>>,
     /// The rule's estimator state per chunk, when `output.readouts` asks for it.
     pub readouts: Option<Readouts>,
+    /// User trades applied, and those whose time lies outside the simulated minutes.
+    pub trades_applied: usize,
+    pub trades_outside: usize,
 }
 
 impl RunOutput {
@@ -278,6 +281,8 @@ fn run_pool(
         provenance: table.provenance.clone(),
         pool: None,
         readouts: recorder.map(|r| r.readouts),
+        trades_applied: inputs.trades.len(),
+        trades_outside: inputs.trades_outside,
     })
 }
 

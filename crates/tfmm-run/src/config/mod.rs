@@ -254,6 +254,29 @@ impl RunConfig {
                 Validity::Tolerant => "tolerant",
                 Validity::ReferenceExact => "exact",
             },
+            "numeraire": p.numeraire,
+            "rvr_spread": p.rvr_spread,
+            "reclamm": {
+                "interpolation": match p.reclamm.interpolation {
+                    ReclammInterpolation::Geometric => "geometric",
+                    ReclammInterpolation::ConstantArcLength => "constant_arc_length",
+                },
+                "arc_length_speed": p.reclamm.arc_length_speed,
+                "centeredness_scaling": p.reclamm.centeredness_scaling,
+                "initial_state": p.reclamm.initial_state.map(|s| json!({
+                    "ra": s.ra, "rb": s.rb, "va": s.va, "vb": s.vb,
+                })),
+            },
+            "market": self.market.to_json(),
+            "data": {
+                "dir": self.data.dir.as_ref().map(|d| d.display().to_string()),
+                "max_gap_minutes": self.data.max_gap_minutes,
+            },
+            "output": {
+                "dir": self.output.dir.as_ref().map(|d| d.display().to_string()),
+                "plots": self.output.plots,
+                "readouts": self.output.readouts,
+            },
         })
     }
 }

@@ -60,6 +60,10 @@ pub fn summary(out: &RunOutput, report: &Report) -> Value {
             "lp": out.trajectory.lp_fees.iter().sum::<f64>(),
             "protocol": out.trajectory.protocol_fees.iter().sum::<f64>(),
         },
+        "trades": {
+            "applied": out.trades_applied,
+            "outside_window": out.trades_outside,
+        },
         "hodl": held(&report.hodl),
         "uniform_hodl": held(&report.uniform_hodl),
         "metrics": table(&report.objectives),
