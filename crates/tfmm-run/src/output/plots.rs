@@ -46,14 +46,15 @@ pub fn charts(out: &RunOutput, report: &Report) -> Vec<(&'static str, Chart)> {
             ]
         }
     };
-    let mut value_series = vec![Series::new("pool", pool_values.clone())];
-    value_series.extend(hodls(&|v| v.to_vec()));
+    // The pool is drawn last, on top: it often runs close to HODL.
+    let mut value_series = hodls(&|v| v.to_vec());
     if let Some((b, values)) = &benchmark {
         value_series.push(Series::new(
             format!("{} benchmark", b.name().to_uppercase()),
             values.clone(),
         ));
     }
+    value_series.push(Series::new("pool", pool_values.clone()));
     let value = Chart {
         title: format!("Pool value: {subject}"),
         x: x.clone(),
@@ -92,8 +93,9 @@ pub fn charts(out: &RunOutput, report: &Report) -> Vec<(&'static str, Chart)> {
         title: format!("Drawdown from the running peak: {subject}"),
         x,
         y_label: "Drawdown".into(),
-        series: std::iter::once(Series::new("pool", fall(&pool_values)))
-            .chain(hodls(&fall))
+        series: hodls(&fall)
+            .into_iter()
+            .chain([Series::new("pool", fall(&pool_values))])
             .collect(),
         y_percent: true,
         ..Chart::default()
