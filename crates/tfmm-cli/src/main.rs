@@ -122,6 +122,16 @@ fn execute(command: Command) -> anyhow::Result<()> {
             let simulated = started.elapsed();
             let report = tfmm_run::Report::new(&result);
             let written = tfmm_run::output::write_all(&result, &report, &out_dir)?;
+            let has_readouts = result
+                .readouts
+                .as_ref()
+                .is_some_and(|r| !r.columns.is_empty());
+            if config.output.readouts && !has_readouts {
+                eprintln!(
+                    "note: {} reports no estimator state; readouts.csv not written",
+                    config.rule
+                );
+            }
             if !quiet {
                 print!("{}", report.table(&result));
                 println!(

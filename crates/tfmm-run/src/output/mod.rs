@@ -26,7 +26,7 @@ pub fn write_all(out: &RunOutput, report: &Report, dir: &Path) -> Result<Vec<Pat
     let parquet = dir.join("timeseries.parquet");
     write_parquet(out, &parquet)?;
     written.push(parquet);
-    if let Some(readouts) = &out.readouts {
+    if let Some(readouts) = out.readouts.as_ref().filter(|r| !r.columns.is_empty()) {
         let path = dir.join("readouts.csv");
         write_readouts(readouts, &path)?;
         written.push(path);
