@@ -79,12 +79,15 @@ fn dual_run_gives_the_value_and_its_derivative() {
     let plain = final_value(&params(x));
     assert!((v.re / plain - 1.0).abs() < 1e-13, "{} vs {plain}", v.re);
 
-    // The objective is strongly curved in log_k: a small step keeps truncation error low.
+    // The objective is strongly curved in log_k: a small step keeps truncation error low
+    // (about 4e-4 here, from the steps 1e-4 and 1e-5), while the run's own rounding (~1e-14
+    // of the value, summed over thousands of minutes) moves the difference by ~1e-3: the
+    // comparison is good to about 1e-7 relative, so it is held to 1e-6.
     let h = 1e-5;
     let fd = (final_value(&params(x + h)) - final_value(&params(x - h))) / (2.0 * h);
     assert!(fd.abs() > 1.0, "the parameter should matter: {fd}");
     assert!(
-        (v.eps / fd - 1.0).abs() < 1e-7,
+        (v.eps / fd - 1.0).abs() < 1e-6,
         "dual {} vs finite difference {fd}",
         v.eps
     );
