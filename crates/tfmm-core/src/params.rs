@@ -207,6 +207,8 @@ pub struct ParamReader<'a, S> {
     rule: String,
     n_assets: usize,
     read: BTreeSet<String>,
+    /// Present and allowed, but not read by this configuration.
+    accepted: BTreeSet<String>,
 }
 
 impl<'a, S: Scalar> ParamReader<'a, S> {
@@ -216,6 +218,7 @@ impl<'a, S: Scalar> ParamReader<'a, S> {
             rule: rule.into(),
             n_assets,
             read: BTreeSet::new(),
+            accepted: BTreeSet::new(),
         }
     }
 
@@ -234,9 +237,19 @@ impl<'a, S: Scalar> ParamReader<'a, S> {
     /// Marks a parameter as legitimately present though this configuration does not use it
     /// (e.g. `logit_delta_lamb` without `use_alt_lamb`).
     pub fn accept(&mut self, name: &str) {
-        if self.params.contains(name) {
-            self.read.insert(name.to_string());
+        if self.params.contains(name) && self.read.insert(name.to_string()) {
+            self.accepted.insert(name.to_string());
         }
+    }
+
+    /// Parameters actually read so far (not merely accepted): those the result depends on.
+    pub fn used(&self) -> Vec<String> {
+        self.read.difference(&self.accepted).cloned().collect()
+    }
+
+    fn mark_read(&mut self, name: &str) {
+        self.read.insert(name.to_string());
+        self.accepted.remove(name);
     }
 
     /// A per-asset vector; a scalar is broadcast to every asset.
@@ -244,7 +257,7 @@ impl<'a, S: Scalar> ParamReader<'a, S> {
         let Some(arr) = self.params.get(name) else {
             return Ok(None);
         };
-        self.read.insert(name.to_string());
+        self.mark_read(name);
         let n = self.n_assets;
         match arr.shape.as_slice() {
             [] => Ok(Some(vec![arr.data[0]; n])),
@@ -290,7 +303,7 @@ impl<'a, S: Scalar> ParamReader<'a, S> {
                 alternatives: format!("`{name}`"),
             });
         };
-        self.read.insert(name.to_string());
+        self.mark_read(name);
         let n = self.n_assets;
         if arr.shape != [rows, n] {
             return Err(Error::ParamShape {
@@ -308,7 +321,7 @@ impl<'a, S: Scalar> ParamReader<'a, S> {
         let Some(arr) = self.params.get(name) else {
             return Ok(None);
         };
-        self.read.insert(name.to_string());
+        self.mark_read(name);
         if arr.data.len() != 1 {
             return Err(Error::ParamShape {
                 rule: self.rule.clone(),

@@ -228,6 +228,19 @@ impl<S: Scalar> WeightEngine<S> {
         settings: &WeightSettings,
         start: usize,
     ) -> Result<Self> {
+        Self::build_reporting_use(rule, params, n_assets, settings, start).map(|(engine, _)| engine)
+    }
+
+    /// [`WeightEngine::build`], also naming the parameters the weights depend on (those read,
+    /// not merely accepted like `logit_delta_lamb` without `use_alt_lamb`): the ones a gradient
+    /// can flow from.
+    pub fn build_reporting_use(
+        rule: &str,
+        params: &Params<S>,
+        n_assets: usize,
+        settings: &WeightSettings,
+        start: usize,
+    ) -> Result<(Self, Vec<String>)> {
         settings.validate(n_assets)?;
         let (hooks, base) = split_hooks(rule)?;
         let mut reader = ParamReader::new(params, rule, n_assets);
@@ -249,6 +262,7 @@ impl<S: Scalar> WeightEngine<S> {
         } else {
             build_rule(base, &mut reader, &settings.rule)?
         };
+        let used = reader.used();
         reader.finish()?;
         let guard = Guardrails {
             minimum_weight: settings.minimum_weight(n_assets),
@@ -263,7 +277,7 @@ impl<S: Scalar> WeightEngine<S> {
             interpolation: settings.interpolation,
             start,
         };
-        Self::new(rule_box, guard, schedule, initial)
+        Ok((Self::new(rule_box, guard, schedule, initial)?, used))
     }
 
     pub fn n_assets(&self) -> usize {
