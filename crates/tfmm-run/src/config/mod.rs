@@ -18,7 +18,8 @@ use crate::error::{Result, RunError};
 use crate::market::MarketSeries;
 
 pub use native::{
-    DEFAULT_TOML, KEYS, KeyDoc, default_config, from_native, from_toml, keys_markdown, toml_to_json,
+    DEFAULT_TOML, KEYS, KeyDoc, PARAM_KEYS, default_config, from_native, from_toml, keys_markdown,
+    toml_to_json,
 };
 pub use quantammsim::from_case_json;
 
@@ -296,6 +297,11 @@ fn array_json(shape: &[usize], data: &[f64]) -> Value {
 /// JSON with a `run_fingerprint` is a quantammsim case, other JSON a native config. Relative file
 /// paths inside it are relative to the config file.
 pub fn load(path: &Path) -> Result<RunConfig> {
+    parse_in(&read_value(path)?, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// A config file as JSON (TOML converted), before any key is checked.
+pub fn read_value(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| RunError::io(path, e))?;
     let origin = path.display().to_string();
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -317,7 +323,7 @@ pub fn load(path: &Path) -> Result<RunConfig> {
             )
         })?
     };
-    parse_in(&value, path.parent().unwrap_or(Path::new(".")))
+    Ok(value)
 }
 
 /// A config from parsed JSON; relative paths are taken from the working directory.

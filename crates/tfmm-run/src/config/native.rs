@@ -499,7 +499,7 @@ pub const KEYS: &[KeyDoc] = &[
 const SECTIONS: &[&str] = &["pool", "market", "window", "data", "output"];
 
 /// `[pool]` keys that set the rule's or pool's parameters (replaced by a `[params]` table).
-const PARAM_KEYS: &[&str] = &[
+pub const PARAM_KEYS: &[&str] = &[
     "weights",
     "memory_days",
     "memory_days_delta",
