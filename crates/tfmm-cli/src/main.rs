@@ -50,6 +50,39 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// The objective of a config's window and its exact gradient with respect to every
+    /// parameter (internal names), as JSON: {"objective", "value", "gradient": {name: [...]}}.
+    Grad {
+        /// A native config or a quantammsim case (see `run`).
+        config: PathBuf,
+        /// Price files; default: the config's data.dir, else the embedded data.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A quantammsim `return_val` name (docs/metrics.md).
+        #[arg(long, default_value = "daily_log_sharpe")]
+        objective: String,
+        /// Also differentiate the initial weights (the reference stops their gradient).
+        #[arg(long)]
+        learn_initial_weights: bool,
+    },
+    /// Train a strategy's parameters (gradient ascent, CMA-ES or L-BFGS; the config's
+    /// `[train]` table or a quantammsim case's optimisation_settings): writes results.json,
+    /// best_config.json (runnable by `tfmm run`) and the training curve.
+    Train {
+        config: PathBuf,
+        /// Price files; default: the config's data.dir, else the embedded data.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "out/train")]
+        out: PathBuf,
+        /// Start from the config's parameters even if OUT holds an earlier result to resume.
+        #[arg(long)]
+        fresh: bool,
+        /// No progress bar and no summary table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Price data: what a folder (or the embedded data) holds.
     Data {
         #[command(subcommand)]
@@ -89,6 +122,36 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Data {
             command: DataCommand::Info { dir },
         } => data_info(dir.as_deref()),
+        Command::Train {
+            config,
+            data_dir,
+            out,
+            fresh,
+            quiet,
+        } => train(&config, data_dir, &out, fresh, quiet),
+        Command::Grad {
+            config,
+            data_dir,
+            objective,
+            learn_initial_weights,
+        } => {
+            let mut config = tfmm_run::config::load(&config)?;
+            if let Some(dir) = data_dir {
+                config.data.dir = Some(dir);
+            }
+            let table = tfmm_data::load(tfmm_run::config_source(&config), &config.tokens)?;
+            let problem = tfmm_train::Problem::new(&config, &table, &objective)?;
+            let params = &problem.config.params;
+            let layout = problem.layout(params, learn_initial_weights);
+            let (value, gradient) = problem.value_and_gradient(params, &layout, problem.window)?;
+            let out = serde_json::json!({
+                "objective": objective,
+                "value": value,
+                "gradient": layout.to_json(params, &gradient),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
         Command::Run {
             config,
             data_dir,
@@ -147,6 +210,120 @@ fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A progress bar over training steps: the objective, the selection metric, the rate.
+struct TrainProgress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl tfmm_train::Observer for TrainProgress {
+    fn step(&mut self, record: &tfmm_train::StepRecord, best: &tfmm_train::Best, total: usize) {
+        let Some(bar) = &self.bar else { return };
+        let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len().max(1) as f64;
+        bar.set_length(total as u64);
+        bar.set_position(record.step as u64);
+        bar.set_message(format!(
+            "objective {:.4}  selection {:.4} (best {:.4} at {})  lr {:.2e}",
+            mean(&record.objective),
+            mean(&record.selection),
+            best.score,
+            best.step,
+            record.learning_rate
+        ));
+    }
+}
+
+fn train(
+    path: &Path,
+    data_dir: Option<PathBuf>,
+    out: &Path,
+    fresh: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut training = tfmm_train::TrainingConfig::load(path)?;
+    if let Some(dir) = data_dir {
+        training.config.data.dir = Some(dir);
+    }
+    let config = &training.config;
+    let table = tfmm_data::load(tfmm_run::config_source(config), &config.tokens)?;
+    let problem = tfmm_train::Problem::new(config, &table, &training.settings.objective)?;
+    let start = if fresh {
+        None
+    } else {
+        let layout = problem.layout(&config.params, training.settings.learn_initial_weights);
+        tfmm_train::resume_sets(&out.join("results.json"), &training.settings, &layout)?
+    };
+    let resumed = start.is_some();
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("step {pos}/{len} [{bar:24}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut progress = TrainProgress { bar };
+    let outcome = tfmm_train::train(&problem, &training.settings, start, &mut progress)?;
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    let best = outcome.best_params(&problem);
+    let written = tfmm_train::write_outputs(&training, &outcome, &best, out)?;
+    if !quiet {
+        let s = &training.settings;
+        let metric = &s.early_stopping_metric;
+        let first = &outcome.initial_metrics[0];
+        let b = &outcome.best.metrics;
+        println!(
+            "  {} on {}: {} numbers tuned by {:?}{}, {} steps{}",
+            config.rule,
+            config.tokens.join("/"),
+            outcome.layout.len(),
+            s.method,
+            if resumed { " (resumed)" } else { "" },
+            outcome.steps_taken,
+            if outcome.stopped_early {
+                " (stopped early)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  best: set {} at step {}",
+            outcome.best.set, outcome.best.step
+        );
+        println!("  {:<28} {:>12} {:>12}", "", "start", "best");
+        for (label, name) in [
+            ("return", "return"),
+            ("sharpe", "sharpe"),
+            (metric.as_str(), metric.as_str()),
+        ] {
+            for (slice, get) in [
+                (
+                    "train",
+                    tfmm_train::SliceMetrics::train as fn(&tfmm_train::SliceMetrics, &str) -> f64,
+                ),
+                ("validation", tfmm_train::SliceMetrics::validation),
+                ("test", tfmm_train::SliceMetrics::test),
+            ] {
+                let (a, z) = (get(first, name), get(b, name));
+                if a.is_nan() && z.is_nan() {
+                    continue;
+                }
+                println!("  {:<28} {a:>12.5} {z:>12.5}", format!("{label} ({slice})"));
+            }
+        }
+        println!(
+            "  wrote {} files in {} ({:.1} s)",
+            written.len(),
+            out.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 fn data_info(dir: Option<&Path>) -> anyhow::Result<()> {

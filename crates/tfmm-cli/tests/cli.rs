@@ -440,3 +440,155 @@ fn gap_longer_than_the_limit_is_refused() {
     assert_eq!(summary["data"][0]["minutes_filled"], 2880);
     assert_eq!(summary["data"][0]["longest_gap_minutes"], 2880);
 }
+
+/// `tfmm grad` prints the objective and its gradient over the internal parameter names.
+#[test]
+fn grad_prints_the_objective_and_gradient_as_json() {
+    let case = "momentum_3a_f0_arb1_cp60_lin_1m";
+    let out = tfmm(&[
+        "grad",
+        case_path(case).to_str().unwrap(),
+        "--data-dir",
+        prices_dir().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            testdata()
+                .join("reference/cases")
+                .join(case)
+                .join("gradient.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let want = &reference["objectives"]["daily_log_sharpe__unfused"];
+    assert_eq!(got["objective"], "daily_log_sharpe");
+    let value = got["value"].as_f64().unwrap();
+    assert!(
+        (value / want["value"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{value}"
+    );
+    let names: Vec<&String> = got["gradient"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        [
+            "initial_weights_logits",
+            "log_k",
+            "logit_delta_lamb",
+            "logit_lamb"
+        ]
+    );
+    for (name, w) in want["grad"].as_object().unwrap() {
+        for (g, w) in got["gradient"][name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(w.as_array().unwrap())
+        {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1e-3),
+                "{name}: {g} vs {w}"
+            );
+        }
+    }
+    let err = tfmm(&[
+        "grad",
+        case_path(case).to_str().unwrap(),
+        "--data-dir",
+        prices_dir().to_str().unwrap(),
+        "--objective",
+        "sharpie",
+    ]);
+    assert_eq!(err.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert!(
+        text.contains("sharpie") && text.contains("sharpe"),
+        "{text}"
+    );
+}
+
+/// `tfmm train` writes results, a runnable best config and the training curve, and resumes.
+#[test]
+fn train_writes_results_and_a_runnable_best_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("train.toml");
+    std::fs::write(
+        &config,
+        "[pool]\ntokens = [\"BTC\", \"ETH\"]\nrule = \"momentum\"\nchunk_period = 1440\n\
+         weight_interpolation_period = 1440\n[market]\nfees = 0\n\
+         [window]\nstart = \"2023-06-01\"\nend = \"2023-08-01\"\nburn_in_days = 20\n\
+         [train]\ntest_end = \"2023-08-15\"\nbout_offset_days = 30\nn_iterations = 3\n\
+         batch_size = 2\nn_parameter_sets = 2\nval_fraction = 0.25\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let first = tfmm(&args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("return (test)") && stdout.contains("4 steps"),
+        "{stdout}"
+    );
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["history"].as_array().unwrap().len(), 4);
+    assert_eq!(results["selection"], "best_val");
+    assert_eq!(results["geometry"]["test_minutes"], 14 * 1440);
+    for name in [
+        "training_curve.svg",
+        "training_curve.png",
+        "best_config.json",
+    ] {
+        assert!(out.join(name).exists(), "{name}");
+    }
+    // The best config runs, with the trained parameters.
+    let run_dir = dir.path().join("run");
+    let run = tfmm(&[
+        "run",
+        out.join("best_config.json").to_str().unwrap(),
+        "--out",
+        run_dir.to_str().unwrap(),
+        "--no-plots",
+        "-q",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        summary["config"]["params"]["log_k"],
+        results["best"]["params"]["log_k"]
+    );
+    // A second run resumes from the first one's best parameters.
+    let second = tfmm(&args);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stdout).contains("(resumed)"));
+    let resumed: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(resumed["initial"][0], results["best"]["theta"]);
+}
