@@ -428,6 +428,32 @@ fn bench(runs: usize) -> anyhow::Result<()> {
             peak as f64 / 1e3,
         );
     }
+    let problem = tfmm_train::bench::problem();
+    let minutes = tfmm_train::bench::TrainWorkload::minutes(&problem);
+    for workload in tfmm_train::bench::standard() {
+        let mut times = Vec::with_capacity(runs);
+        let mut peak = 0;
+        for _ in 0..runs {
+            alloc_meter::reset_peak();
+            let base = alloc_meter::current();
+            let started = std::time::Instant::now();
+            workload.run(&problem);
+            times.push(started.elapsed().as_secs_f64());
+            peak = peak.max(alloc_meter::peak() - base);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{:<40} {:>8} {:>6} {:>6} {:>11.2} {:>10.1} {:>10.2}",
+            workload.name,
+            minutes * workload.sets,
+            3,
+            0.003,
+            median * 1e3,
+            median * 1e9 / (minutes * workload.sets) as f64,
+            peak as f64 / 1e3,
+        );
+    }
     println!("(median of {runs} runs; peak KB: heap used while running, beyond the price data)");
     Ok(())
 }

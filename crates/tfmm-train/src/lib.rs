@@ -3,6 +3,7 @@
 //! (gradient descent with SGD / Adam / AdamW, CMA-ES, L-BFGS), window sampling, walk-forward
 //! evaluation and hyper-parameter tuning.
 
+pub mod bench;
 pub mod files;
 pub mod optim;
 pub mod problem;
