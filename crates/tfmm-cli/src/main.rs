@@ -83,6 +83,30 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Walk-forward evaluation: train on one segment of window.start .. train.test_end, test
+    /// on the next, n_cycles times; prints in- and out-of-sample metrics per cycle, walk-forward
+    /// efficiency and a verdict, and writes walk.json.
+    Walk {
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "out/walk")]
+        out: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Tune training settings (learning rate, iterations, window slack, validation share,
+    /// maximum change) by CMA-ES, each trial scored by a walk-forward evaluation; writes
+    /// tune.json.
+    Tune {
+        config: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "out/tune")]
+        out: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Price data: what a folder (or the embedded data) holds.
     Data {
         #[command(subcommand)]
@@ -129,6 +153,18 @@ fn execute(command: Command) -> anyhow::Result<()> {
             fresh,
             quiet,
         } => train(&config, data_dir, &out, fresh, quiet),
+        Command::Walk {
+            config,
+            data_dir,
+            out,
+            quiet,
+        } => walk_forward(&config, data_dir, &out, quiet),
+        Command::Tune {
+            config,
+            data_dir,
+            out,
+            quiet,
+        } => tune(&config, data_dir, &out, quiet),
         Command::Grad {
             config,
             data_dir,
@@ -242,12 +278,8 @@ fn train(
     quiet: bool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut training = tfmm_train::TrainingConfig::load(path)?;
-    if let Some(dir) = data_dir {
-        training.config.data.dir = Some(dir);
-    }
+    let (training, table) = load_training(path, data_dir)?;
     let config = &training.config;
-    let table = tfmm_data::load(tfmm_run::config_source(config), &config.tokens)?;
     let problem = tfmm_train::Problem::new(config, &table, &training.settings.objective)?;
     let start = if fresh {
         None
@@ -322,6 +354,174 @@ fn train(
             out.display(),
             started.elapsed().as_secs_f64()
         );
+    }
+    Ok(())
+}
+
+/// Progress lines on stderr for walk-forward cycles and tuning trials.
+struct Lines {
+    quiet: bool,
+}
+
+impl tfmm_train::Observer for Lines {}
+
+impl tfmm_train::walk::WalkObserver for Lines {
+    fn cycle(&mut self, number: usize, of: usize) {
+        if !self.quiet {
+            eprintln!("cycle {number}/{of}: training");
+        }
+    }
+}
+
+impl tfmm_train::tune::TuneObserver for Lines {
+    fn trial(
+        &mut self,
+        trial: &tfmm_train::tune::Trial,
+        best: &tfmm_train::tune::Trial,
+        of: usize,
+    ) {
+        if self.quiet {
+            return;
+        }
+        let settings: Vec<String> = trial
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}={}", short(*v)))
+            .collect();
+        eprintln!(
+            "trial {}/{of}: {:.4} ({}){}; best {:.4} (trial {})",
+            trial.number,
+            trial.value,
+            settings.join(", "),
+            trial
+                .error
+                .as_ref()
+                .map(|e| format!(" failed: {e}"))
+                .unwrap_or_default(),
+            best.value,
+            best.number
+        );
+    }
+}
+
+/// A number in four significant figures.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e5) {
+        format!("{v:.3e}")
+    } else {
+        format!("{}", (v * 1e4).round() / 1e4)
+    }
+}
+
+fn load_training(
+    path: &Path,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<(tfmm_train::TrainingConfig, tfmm_data::PriceTable)> {
+    let mut training = tfmm_train::TrainingConfig::load(path)?;
+    if let Some(dir) = data_dir {
+        training.config.data.dir = Some(dir);
+    }
+    let config = &training.config;
+    let table = tfmm_data::load(tfmm_run::config_source(config), &config.tokens)?;
+    Ok((training, table))
+}
+
+fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")?;
+    Ok(path)
+}
+
+fn walk_forward(
+    path: &Path,
+    data_dir: Option<PathBuf>,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let (training, table) = load_training(path, data_dir)?;
+    let s = &training.settings;
+    let result =
+        tfmm_train::walk::walk(&training.config, &table, s, &s.walk, &mut Lines { quiet })?;
+    let written = write_json(out, "walk.json", &result.to_json())?;
+    if !quiet {
+        let m = &s.walk.wfe_metric;
+        println!(
+            "  {:<6} {:<21} {:<21} {:>10} {:>10} {:>12} {:>8}",
+            "cycle",
+            "train from",
+            "test to",
+            format!("IS {m}"),
+            format!("OOS {m}"),
+            "fresh OOS",
+            "WFE"
+        );
+        for c in &result.cycles {
+            println!(
+                "  {:<6} {:<21} {:<21} {:>10.4} {:>10.4} {:>12.4} {:>8.3}",
+                c.number,
+                c.train_start,
+                c.test_end,
+                c.is(m),
+                c.oos(m),
+                c.fresh_oos(m),
+                c.walk_forward_efficiency
+            );
+        }
+        println!(
+            "  mean OOS sharpe {:.4} (std {:.4}, worst {:.4}; fresh deposit {:.4}), mean WFE {:.3}, mean IS-OOS gap {:.4}",
+            result.mean_oos_sharpe,
+            result.std_oos_sharpe,
+            result.worst_oos_sharpe,
+            result.mean_fresh_oos_sharpe,
+            result.mean_wfe,
+            result.mean_is_oos_gap
+        );
+        println!(
+            "  verdict: {} ({})",
+            if result.is_effective {
+                "effective"
+            } else {
+                "not effective"
+            },
+            result.reasons.join("; ")
+        );
+        println!("  wrote {}", written.display());
+    }
+    Ok(())
+}
+
+fn tune(path: &Path, data_dir: Option<PathBuf>, out: &Path, quiet: bool) -> anyhow::Result<()> {
+    let (training, table) = load_training(path, data_dir)?;
+    let s = &training.settings;
+    let start = tfmm_data::parse_utc(&training.config.start)?;
+    let end = tfmm_data::parse_utc(s.test_end.as_deref().unwrap_or(&training.config.end))?;
+    let cycle_days =
+        (end - start) as f64 / tfmm_data::MS_PER_DAY as f64 / (s.walk.n_cycles + 1) as f64;
+    let space = tfmm_train::tune::default_space(s, cycle_days, s.tune_max_iterations);
+    let result = tfmm_train::tune::tune(
+        &training.config,
+        &table,
+        s,
+        &space,
+        &s.tune_objective,
+        s.tune_trials,
+        &mut Lines { quiet },
+    )?;
+    let written = write_json(out, "tune.json", &result.to_json())?;
+    if !quiet {
+        let best = &result.trials[result.best];
+        println!(
+            "  best {} = {:.4} (trial {} of {})",
+            s.tune_objective,
+            best.value,
+            best.number,
+            result.trials.len()
+        );
+        for (k, v) in &best.settings {
+            println!("  {k:<20} {v}");
+        }
+        println!("  wrote {}", written.display());
     }
     Ok(())
 }

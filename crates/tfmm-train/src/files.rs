@@ -248,9 +248,6 @@ pub fn resume_sets(
     settings: &TrainSettings,
     layout: &crate::problem::Layout,
 ) -> Result<Option<Vec<Vec<f64>>>> {
-    use rand::SeedableRng;
-    use rand_distr::{Distribution, StandardNormal};
-
     if !results.exists() {
         return Ok(None);
     }
@@ -288,22 +285,10 @@ pub fn resume_sets(
             "is not a finite vector of the tuned parameters; use --fresh",
         ));
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add(1));
-    Ok(Some(
-        (0..settings.n_parameter_sets)
-            .map(|j| {
-                theta
-                    .iter()
-                    .map(|&x| {
-                        if j == 0 {
-                            x
-                        } else {
-                            let z: f64 = StandardNormal.sample(&mut rng);
-                            x + settings.noise_scale * z
-                        }
-                    })
-                    .collect()
-            })
-            .collect(),
-    ))
+    Ok(Some(crate::train::spread(
+        &theta,
+        settings.n_parameter_sets,
+        settings.noise_scale,
+        settings.seed.wrapping_add(1),
+    )))
 }

@@ -9,6 +9,8 @@ pub mod optim;
 pub mod problem;
 pub mod settings;
 pub mod train;
+pub mod tune;
+pub mod walk;
 
 pub use files::{TrainingConfig, params_json, resume_sets, write_outputs};
 pub use problem::{Entry, Layout, Problem, Span};

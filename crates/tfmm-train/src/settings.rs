@@ -73,6 +73,13 @@ pub struct TrainSettings {
     pub n_evaluation_points: usize,
     pub lbfgs_max_iterations: u64,
     pub lbfgs_tol: f64,
+    /// Walk-forward evaluation (`tfmm walk`, `tfmm tune`).
+    pub walk: crate::walk::WalkSettings,
+    /// Tuning (`tfmm tune`): walk-forward evaluations, their score, and the cap on tuned
+    /// `n_iterations`.
+    pub tune_trials: usize,
+    pub tune_objective: String,
+    pub tune_max_iterations: usize,
 }
 
 impl Default for TrainSettings {
@@ -99,6 +106,10 @@ impl Default for TrainSettings {
             n_evaluation_points: 20,
             lbfgs_max_iterations: 100,
             lbfgs_tol: 1e-8,
+            walk: crate::walk::WalkSettings::default(),
+            tune_trials: 20,
+            tune_objective: "mean_oos_sharpe".into(),
+            tune_max_iterations: 500,
         }
     }
 }
@@ -347,6 +358,42 @@ pub const TRAIN_KEYS: &[TrainKey] = &[
         "1e-8",
         "L-BFGS gradient tolerance.",
     ),
+    k(
+        "n_cycles",
+        "n_cycles",
+        "5",
+        "Walk-forward: cycles over `window.start .. test_end` (cut into n_cycles + 1 day-aligned segments).",
+    ),
+    k(
+        "keep_fixed_start",
+        "keep_fixed_start",
+        "false",
+        "Walk-forward: every cycle trains from the first segment's start (an expanding window).",
+    ),
+    k(
+        "wfe_metric",
+        "wfe_metric",
+        r#""sharpe""#,
+        "Walk-forward: the metric of the efficiency OOS/IS and of the IS-OOS gap.",
+    ),
+    k(
+        "tune_trials",
+        "tune_trials",
+        "20",
+        "Tuning: walk-forward evaluations the search may spend.",
+    ),
+    k(
+        "tune_objective",
+        "tune_objective",
+        r#""mean_oos_sharpe""#,
+        "Tuning: the score, `[neg_][mean_|worst_]` then `wfe`, `is_oos_gap`, `oos_fresh_sharpe` or `oos_`/`is_` and a report metric.",
+    ),
+    k(
+        "tune_max_iterations",
+        "tune_max_iterations",
+        "500",
+        "Tuning: the largest `n_iterations` tried (the space is 100 up to this, log scale).",
+    ),
 ];
 
 /// quantammsim `optimisation_settings` keys tfmm reads nowhere, with the value that means
@@ -355,7 +402,6 @@ const INERT: &[(&str, &str)] = &[
     ("training_data_kind", r#""historic""#),
     ("max_mc_version", "any"),
     ("include_flipped_training_data", "false"),
-    ("n_cycles", "any"),
     ("force_scalar", "false"),
     ("train_on_hessian_trace", "false"),
     ("use_swa", "false"),
@@ -636,6 +682,16 @@ impl TrainSettings {
         r.f64("val_fraction", &mut self.val_fraction)?;
         r.usize("iterations_per_print", &mut self.iterations_per_print)?;
         r.bool("learn_initial_weights", &mut self.learn_initial_weights)?;
+        r.usize("n_cycles", &mut self.walk.n_cycles)?;
+        r.bool("keep_fixed_start", &mut self.walk.keep_fixed_start)?;
+        if let Some(m) = r.text("wfe_metric")? {
+            self.walk.wfe_metric = m.to_string();
+        }
+        r.usize("tune_trials", &mut self.tune_trials)?;
+        if let Some(m) = r.text("tune_objective")? {
+            self.tune_objective = m.to_string();
+        }
+        r.usize("tune_max_iterations", &mut self.tune_max_iterations)?;
         Ok(())
     }
 
@@ -648,6 +704,8 @@ impl TrainSettings {
             ("batch_size", self.batch_size),
             ("n_parameter_sets", self.n_parameter_sets),
             ("iterations_per_print", self.iterations_per_print),
+            ("tune_trials", self.tune_trials),
+            ("tune_max_iterations", self.tune_max_iterations),
         ];
         if let Some((name, v)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(RunError::config(
@@ -670,6 +728,14 @@ impl TrainSettings {
                 format!("must be one of {}", SELECTION_METRICS.join(", ")),
             ));
         }
+        if !SELECTION_METRICS.contains(&self.walk.wfe_metric.as_str()) {
+            return Err(RunError::config(
+                "train.wfe_metric",
+                format!("\"{}\"", self.walk.wfe_metric),
+                format!("must be one of {}", SELECTION_METRICS.join(", ")),
+            ));
+        }
+        crate::tune::TuneObjective::parse(&self.tune_objective)?;
         if !(self.noise_scale >= 0.0) {
             return Err(RunError::config(
                 "train.noise_scale",

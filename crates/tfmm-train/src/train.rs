@@ -381,6 +381,27 @@ fn initial_sets(
         .collect()
 }
 
+/// `n_sets` starting sets around `theta`: `theta` itself, then `theta` plus standard normal
+/// noise of scale `noise_scale` (a warm start or a resume, as the reference).
+pub fn spread(theta: &[f64], n_sets: usize, noise_scale: f64, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n_sets)
+        .map(|j| {
+            theta
+                .iter()
+                .map(|&x| {
+                    if j == 0 {
+                        x
+                    } else {
+                        let z: f64 = StandardNormal.sample(&mut rng);
+                        x + noise_scale * z
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Starts for gradient ascent: `batch_size` offsets in `0..bout_offset` (`bout_offset` 0: the
 /// single window at the start).
 fn sample_offsets(settings: &TrainSettings, m: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {

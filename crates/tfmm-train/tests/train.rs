@@ -208,3 +208,136 @@ fn a_parameter_the_rule_does_not_have_is_refused() {
         .unwrap_or_default();
     assert!(e.contains("width") && e.contains("momentum"), "{e}");
 }
+
+/// Walk-forward over 2023 in three cycles, and a two-trial tune: every cycle trained and
+/// tested on its own segment, each warm-started, with both out-of-sample views.
+#[test]
+fn walk_forward_and_tuning() {
+    let mut table = base_train();
+    table["test_end"] = json!("2024-01-01");
+    table["bout_offset_days"] = json!(20);
+    table["val_fraction"] = json!(0.2);
+    table["n_iterations"] = json!(1);
+    table["n_cycles"] = json!(3);
+    table["batch_size"] = json!(1);
+    table["n_parameter_sets"] = json!(1);
+    let mut t = config(table);
+    t.config.end = "2023-04-01 00:00:00".into();
+    let data = tfmm_data::load(tfmm_data::Source::Embedded, &t.config.tokens).unwrap();
+    let result =
+        tfmm_train::walk::walk(&t.config, &data, &t.settings, &t.settings.walk, &mut ()).unwrap();
+    assert_eq!(result.cycles.len(), 3);
+    let starts: Vec<&str> = result
+        .cycles
+        .iter()
+        .map(|c| c.train_start.as_str())
+        .collect();
+    // 365 days in four segments, cut at midnights.
+    assert_eq!(
+        starts,
+        [
+            "2023-01-01 00:00:00",
+            "2023-04-02 00:00:00",
+            "2023-07-02 00:00:00"
+        ]
+    );
+    assert_eq!(result.cycles[2].test_end, "2024-01-01 00:00:00");
+    for c in &result.cycles {
+        let (is, oos, fresh) = (c.is("sharpe"), c.oos("sharpe"), c.fresh_oos("sharpe"));
+        assert!(
+            is.is_finite() && oos.is_finite() && fresh.is_finite(),
+            "{c:?}"
+        );
+        // Carried on from training or freshly deposited, the same parameters over the same
+        // prices give different but related paths.
+        assert_ne!(oos, fresh);
+        let expected = if is > 0.0 { oos / is } else { f64::NAN };
+        assert!(
+            c.walk_forward_efficiency.to_bits() == expected.to_bits()
+                || (c.walk_forward_efficiency - expected).abs() < 1e-12
+        );
+        assert!((c.is_oos_gap - (is - oos)).abs() < 1e-12);
+    }
+    let worst = result
+        .cycles
+        .iter()
+        .map(|c| c.oos("sharpe"))
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(result.worst_oos_sharpe, worst);
+    assert_eq!(result.is_effective, result.mean_wfe >= 0.5 && worst > 0.0);
+
+    let space = tfmm_train::tune::default_space(&t.settings, 91.0, 2);
+    assert_eq!(space.len(), 5);
+    let tuned = tfmm_train::tune::tune(
+        &t.config,
+        &data,
+        &t.settings,
+        &space,
+        "worst_oos_sharpe",
+        2,
+        &mut (),
+    )
+    .unwrap();
+    assert_eq!(tuned.trials.len(), 2);
+    let best = &tuned.trials[tuned.best];
+    assert!(tuned.trials.iter().all(|tr| tr.value <= best.value));
+    for tr in &tuned.trials {
+        for (d, (name, v)) in space.iter().zip(&tr.settings) {
+            assert_eq!(d.name, *name);
+            assert!((d.low..=d.high).contains(v), "{name} = {v}");
+        }
+    }
+    let err = tfmm_train::tune::tune(
+        &t.config,
+        &data,
+        &t.settings,
+        &space,
+        "mean_oos_sortino",
+        2,
+        &mut (),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("mean_oos_sortino"), "{err}");
+}
+
+/// docs/training.md's key table is the one the code reads (regenerate with
+/// `TFMM_BLESS=1 cargo test -p tfmm-train --test train docs`).
+#[test]
+fn docs_list_every_training_key() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/training.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- keys:begin -->\n", "<!-- keys:end -->");
+    let from = doc.find(begin).expect("key table markers") + begin.len();
+    let to = doc.find(end).expect("key table markers");
+    let want = tfmm_train::settings::keys_markdown();
+    if std::env::var_os("TFMM_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{want}{}", &doc[..from], &doc[to..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &doc[from..to],
+        want,
+        "docs/training.md is out of step: run with TFMM_BLESS=1"
+    );
+}
+
+/// Every quantammsim reference case's training settings are read (their
+/// `optimisation_settings` carry every default key).
+#[test]
+fn reference_cases_training_settings_are_read() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/reference/cases");
+    let mut read = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let case = entry.unwrap().path().join("case.json");
+        if !case.exists() {
+            continue;
+        }
+        let t = TrainingConfig::load(&case).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        assert_eq!(t.settings.ascent.n_iterations, 1000);
+        assert_eq!(t.settings.method, Method::GradientDescent);
+        read += 1;
+    }
+    assert_eq!(read, 40);
+}
