@@ -341,3 +341,32 @@ fn reference_cases_training_settings_are_read() {
     }
     assert_eq!(read, 40);
 }
+
+/// The shipped training configs load, and their objective has a gradient at the start.
+#[test]
+fn shipped_training_configs_load_and_differentiate() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/train");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let t = TrainingConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let p = problem(&t);
+        let geometry = tfmm_train::Geometry::new(&p, &t.settings).unwrap();
+        let layout = p.layout(&p.config.params, t.settings.learn_initial_weights);
+        let span = tfmm_train::Span {
+            start: p.window.start,
+            n_rows: 10 * 1440,
+        };
+        let (value, gradient) = p
+            .value_and_gradient(&p.config.params, &layout, span)
+            .unwrap();
+        assert!(
+            value.is_finite() && gradient.iter().any(|g| *g != 0.0),
+            "{}",
+            path.display()
+        );
+        assert!(geometry.test_rows > 0 && geometry.sample_rows > 0);
+        seen += 1;
+    }
+    assert!(seen >= 1);
+}
