@@ -603,57 +603,60 @@ fn bench(runs: usize) -> anyhow::Result<()> {
         "{:<40} {:>8} {:>6} {:>6} {:>11} {:>10} {:>10}",
         "workload", "minutes", "assets", "fees", "median ms", "ns/minute", "peak KB"
     );
-    for workload in tfmm_run::bench::standard() {
-        let prices = workload.prices();
-        let mut times = Vec::with_capacity(runs);
-        let mut peak = 0;
-        for _ in 0..runs {
-            alloc_meter::reset_peak();
-            let base = alloc_meter::current();
-            let started = std::time::Instant::now();
-            workload.run(&prices);
-            times.push(started.elapsed().as_secs_f64());
-            peak = peak.max(alloc_meter::peak() - base);
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+    let row = |name: &str, minutes: usize, assets: usize, fees: f64, job: &mut dyn FnMut()| {
+        let (median, peak) = measure(runs, job);
         println!(
             "{:<40} {:>8} {:>6} {:>6} {:>11.2} {:>10.1} {:>10.2}",
+            name,
+            minutes,
+            assets,
+            fees,
+            median * 1e3,
+            median * 1e9 / minutes as f64,
+            peak as f64 / 1e3,
+        );
+    };
+    for workload in tfmm_run::bench::standard() {
+        let prices = workload.prices();
+        row(
             workload.name,
             workload.minutes,
             workload.n_assets,
             workload.fees,
-            median * 1e3,
-            median * 1e9 / workload.minutes as f64,
-            peak as f64 / 1e3,
+            &mut || {
+                std::hint::black_box(workload.run(&prices));
+            },
         );
     }
     let problem = tfmm_train::bench::problem();
     let minutes = tfmm_train::bench::TrainWorkload::minutes(&problem);
     for workload in tfmm_train::bench::standard() {
-        let mut times = Vec::with_capacity(runs);
-        let mut peak = 0;
-        for _ in 0..runs {
-            alloc_meter::reset_peak();
-            let base = alloc_meter::current();
-            let started = std::time::Instant::now();
-            workload.run(&problem);
-            times.push(started.elapsed().as_secs_f64());
-            peak = peak.max(alloc_meter::peak() - base);
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        println!(
-            "{:<40} {:>8} {:>6} {:>6} {:>11.2} {:>10.1} {:>10.2}",
+        row(
             workload.name,
             minutes * workload.sets,
             3,
             0.003,
-            median * 1e3,
-            median * 1e9 / (minutes * workload.sets) as f64,
-            peak as f64 / 1e3,
+            &mut || {
+                std::hint::black_box(workload.run(&problem));
+            },
         );
     }
     println!("(median of {runs} runs; peak KB: heap used while running, beyond the price data)");
     Ok(())
+}
+
+/// Median seconds over `runs` calls of `job`, and the largest heap growth any call reached.
+fn measure(runs: usize, job: &mut dyn FnMut()) -> (f64, usize) {
+    let mut times = Vec::with_capacity(runs);
+    let mut peak = 0;
+    for _ in 0..runs {
+        alloc_meter::reset_peak();
+        let base = alloc_meter::current();
+        let started = std::time::Instant::now();
+        job();
+        times.push(started.elapsed().as_secs_f64());
+        peak = peak.max(alloc_meter::peak() - base);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], peak)
 }

@@ -86,6 +86,35 @@ pub struct ResolvedMarket {
     pub trades_outside: usize,
 }
 
+impl ResolvedMarket {
+    /// The simulation's market over `prices`: these inputs where given, the pool's constant
+    /// settings otherwise.
+    pub fn market<'a>(
+        &'a self,
+        pool: &crate::config::PoolSettings,
+        n_assets: usize,
+        prices: &'a [f64],
+    ) -> tfmm_core::simulate::Market<'a> {
+        use tfmm_core::simulate::{Market, Series, Trades};
+        let series = |s: &'a Option<Vec<f64>>, constant: f64| {
+            s.as_deref()
+                .map_or(Series::Constant(constant), Series::PerMinute)
+        };
+        Market {
+            fees: series(&self.fees, pool.fees),
+            gas_cost: series(&self.gas_cost, pool.gas_cost),
+            arb_fees: series(&self.arb_fees, pool.arb_fees),
+            trades: Trades {
+                minutes: &self.trade_minutes,
+                trades: &self.trades,
+            },
+            arb_frequency: pool.arb_frequency,
+            do_arb: pool.do_arb,
+            ..Market::new(n_assets, prices)
+        }
+    }
+}
+
 /// Which values a quantity allows.
 #[derive(Clone, Copy)]
 pub enum Domain {

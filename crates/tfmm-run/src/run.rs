@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use tfmm_core::pools::cow::{CowPool, CowSettings};
+use tfmm_core::pools::cow::CowPool;
 use tfmm_core::pools::gyroscope::{GyroscopePool, GyroscopeSettings};
-use tfmm_core::pools::reclamm::{ReclammPool, ReclammSettings};
-use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Hodl, Pool, Rebalancing, TradeWindow};
-use tfmm_core::simulate::{self, Market, Series, Trades, Trajectory};
+use tfmm_core::pools::reclamm::ReclammPool;
+use tfmm_core::pools::{G3mPool, G3mZeroFee, Hodl, Pool, Rebalancing, TradeWindow};
+use tfmm_core::simulate::{self, Market, Trajectory};
 use tfmm_core::weights::{ConstantWeights, WeightEngine, WeightPath};
 use tfmm_data::{
     PriceTable, Source, TokenProvenance, Window, load, load_supply, parse_utc, select_window,
@@ -217,26 +217,12 @@ fn run_pool(
         }
         (false, _) => None,
     };
-    let p = &config.pool;
     let inputs = config
         .market
         .resolve(&config.tokens, start_ms, window.n_rows)?;
-    fn series(s: &Option<Vec<f64>>, constant: f64) -> Series<'_> {
-        s.as_deref()
-            .map_or(Series::Constant(constant), Series::PerMinute)
-    }
     let market = Market {
         supply: supply.as_deref(),
-        fees: series(&inputs.fees, p.fees),
-        gas_cost: series(&inputs.gas_cost, p.gas_cost),
-        arb_fees: series(&inputs.arb_fees, p.arb_fees),
-        trades: Trades {
-            minutes: &inputs.trade_minutes,
-            trades: &inputs.trades,
-        },
-        arb_frequency: p.arb_frequency,
-        do_arb: p.do_arb,
-        ..Market::new(n, &data.prices)
+        ..inputs.market(&config.pool, n, &data.prices)
     };
     let mut pool = match replacement {
         Some(p) => p,
@@ -357,27 +343,9 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Result<Box<dyn Pool<f64>>> {
                     "CowAMM pools have no protocol fee share; give 0",
                 ));
             }
-            let settings = CowSettings {
-                arb_quality: p.arb_quality,
-                noise_trader_ratio: p.noise_trader_ratio,
-                ..CowSettings::new(p.initial_pool_value)
-            };
-            Box::new(CowPool::from_params(&config.params, n, settings)?)
+            Box::new(CowPool::from_params(&config.params, n, p.cow())?)
         }
-        PoolKind::Reclamm => {
-            let r = &p.reclamm;
-            let settings = ReclammSettings {
-                interpolation: r.interpolation,
-                arc_length_speed: r.arc_length_speed,
-                centeredness_scaling: r.centeredness_scaling,
-                initial_state: r.initial_state,
-                noise_trader_ratio: p.noise_trader_ratio,
-                protocol_fee_split: p.protocol_fee_split,
-                validity: p.arb_validity,
-                ..ReclammSettings::new(p.initial_pool_value)
-            };
-            Box::new(ReclammPool::from_params(&config.params, n, settings)?)
-        }
+        PoolKind::Reclamm => Box::new(ReclammPool::from_params(&config.params, n, p.reclamm())?),
         PoolKind::Gyroscope => {
             let settings = GyroscopeSettings {
                 noise_trader_ratio: p.noise_trader_ratio,
@@ -397,15 +365,6 @@ fn pool(config: &RunConfig, market: &Market<'_>) -> Result<Box<dyn Pool<f64>>> {
                 None => pool,
             })
         }
-        _ => Box::new(G3mPool::new(
-            n,
-            G3mSettings {
-                initial_value: p.initial_pool_value,
-                noise_trader_ratio: p.noise_trader_ratio,
-                protocol_fee_split: p.protocol_fee_split,
-                window,
-                validity: p.arb_validity,
-            },
-        )),
+        _ => Box::new(G3mPool::new(n, p.g3m(window))),
     })
 }

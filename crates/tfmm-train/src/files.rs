@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 use tfmm_core::params::Params;
+pub use tfmm_run::config::params_json;
 use tfmm_run::config::{PARAM_KEYS, parse_in, read_value};
 use tfmm_run::{Result, RunConfig, RunError};
 
@@ -85,26 +86,6 @@ impl TrainingConfig {
         }
         out
     }
-}
-
-/// Parameters as named nested arrays.
-pub fn params_json(params: &Params<f64>) -> Value {
-    fn nest(shape: &[usize], data: &[f64]) -> Value {
-        match shape {
-            [] => json!(data[0]),
-            [_] => json!(data),
-            [_, rest @ ..] => {
-                let inner: usize = rest.iter().product();
-                Value::Array(data.chunks(inner.max(1)).map(|c| nest(rest, c)).collect())
-            }
-        }
-    }
-    Value::Object(
-        params
-            .iter()
-            .map(|(k, a)| (k.to_string(), nest(&a.shape, &a.data)))
-            .collect(),
-    )
 }
 
 fn metrics_json(m: &SliceMetrics) -> Value {

@@ -6,9 +6,9 @@ use num_dual::DualSVec64;
 use rayon::prelude::*;
 use tfmm_core::metrics::{HodlEnds, Objective, Path};
 use tfmm_core::params::Params;
-use tfmm_core::pools::{G3mPool, G3mSettings, G3mZeroFee, Pool};
+use tfmm_core::pools::{G3mPool, G3mZeroFee, Pool};
 use tfmm_core::scalar::Scalar;
-use tfmm_core::simulate::{self, Market, Series, Trades};
+use tfmm_core::simulate;
 use tfmm_core::weights::WeightEngine;
 use tfmm_data::{MS_PER_MINUTE, PriceTable, Window};
 use tfmm_run::market::ResolvedMarket;
@@ -301,37 +301,12 @@ impl Problem {
                 ),
             ));
         }
-        let c = &self.config;
-        let p = &c.pool;
+        let p = &self.config.pool;
         let inputs = self.market_inputs(span)?;
-        fn series(s: &Option<Vec<f64>>, constant: f64) -> Series<'_> {
-            s.as_deref()
-                .map_or(Series::Constant(constant), Series::PerMinute)
-        }
-        let market = Market {
-            fees: series(&inputs.fees, p.fees),
-            gas_cost: series(&inputs.gas_cost, p.gas_cost),
-            arb_fees: series(&inputs.arb_fees, p.arb_fees),
-            trades: Trades {
-                minutes: &inputs.trade_minutes,
-                trades: &inputs.trades,
-            },
-            arb_frequency: p.arb_frequency,
-            do_arb: p.do_arb,
-            ..Market::new(n, &self.prices[..rows * n])
-        };
+        let market = inputs.market(p, n, &self.prices[..rows * n]);
         let mut engine = self.engine(params, span)?;
         let mut pool: Box<dyn Pool<S>> = if market.has_frictions() {
-            Box::new(G3mPool::new(
-                n,
-                G3mSettings {
-                    initial_value: p.initial_pool_value,
-                    noise_trader_ratio: p.noise_trader_ratio,
-                    protocol_fee_split: p.protocol_fee_split,
-                    window: None,
-                    validity: p.arb_validity,
-                },
-            ))
+            Box::new(G3mPool::new(n, p.g3m(None)))
         } else {
             Box::new(G3mZeroFee::new(n, p.initial_pool_value))
         };

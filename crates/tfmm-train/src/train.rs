@@ -258,19 +258,8 @@ pub fn train(
         Some(sets) => sets,
         None => initial_sets(&layout, &problem.config.params, settings, &mut rng, 1.0),
     };
-    let params_of = |theta: &[f64]| {
-        let mut p = problem.config.params.clone();
-        layout.set(&mut p, theta);
-        p
-    };
-    let selection = |m: &SliceMetrics| {
-        let name = &settings.early_stopping_metric;
-        if settings.val_fraction > 0.0 {
-            m.validation(name)
-        } else {
-            m.train(name)
-        }
-    };
+    let params_of = |theta: &[f64]| with_theta(problem, &layout, theta);
+    let selection = |m: &SliceMetrics| selection_metric(settings, m);
     let initial_metrics = sets
         .par_iter()
         .map(|t| evaluate(problem, &geometry, &params_of(t)))
@@ -311,6 +300,24 @@ pub fn train(
     }
     outcome.best = best;
     Ok(outcome)
+}
+
+/// The config's parameters with `theta` written into the tuned elements.
+fn with_theta(problem: &Problem, layout: &Layout, theta: &[f64]) -> Params<f64> {
+    let mut p = problem.config.params.clone();
+    layout.set(&mut p, theta);
+    p
+}
+
+/// The metric sets are selected by: on the validation slice, or on the training slice when
+/// there is none.
+fn selection_metric(settings: &TrainSettings, m: &SliceMetrics) -> f64 {
+    let name = &settings.early_stopping_metric;
+    if settings.val_fraction > 0.0 {
+        m.validation(name)
+    } else {
+        m.train(name)
+    }
 }
 
 fn pick_best(
@@ -464,19 +471,8 @@ fn gradient_ascent(
         .iter()
         .map(|_| Ascent::new(&settings.ascent, layout.len()))
         .collect();
-    let params_of = |theta: &[f64]| {
-        let mut p = problem.config.params.clone();
-        layout.set(&mut p, theta);
-        p
-    };
-    let selection = |m: &SliceMetrics| {
-        let name = &settings.early_stopping_metric;
-        if settings.val_fraction > 0.0 {
-            m.validation(name)
-        } else {
-            m.train(name)
-        }
-    };
+    let params_of = |theta: &[f64]| with_theta(problem, layout, theta);
+    let selection = |m: &SliceMetrics| selection_metric(settings, m);
     let total = settings.ascent.n_iterations + 1;
     let (mut es_best, mut es_count) = (f64::NEG_INFINITY, 0usize);
     for step in 0..total {
@@ -578,11 +574,7 @@ fn fixed_window_search(
 ) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let offsets = evaluation_offsets(geometry.bout_offset, settings.n_evaluation_points, &mut rng);
-    let params_of = |theta: &[f64]| {
-        let mut p = problem.config.params.clone();
-        layout.set(&mut p, theta);
-        p
-    };
+    let params_of = |theta: &[f64]| with_theta(problem, layout, theta);
     // Mean objective over the fixed windows; a failed simulation counts as the worst.
     let value = |theta: &[f64]| -> f64 {
         let p = params_of(theta);
@@ -649,14 +641,7 @@ fn fixed_window_search(
         .par_iter()
         .map(|t| evaluate(problem, geometry, &params_of(t)))
         .collect::<Result<Vec<_>>>()?;
-    let selection = |m: &SliceMetrics| {
-        let name = &settings.early_stopping_metric;
-        if settings.val_fraction > 0.0 {
-            m.validation(name)
-        } else {
-            m.train(name)
-        }
-    };
+    let selection = |m: &SliceMetrics| selection_metric(settings, m);
     let candidate = pick_best(1, &finals, &metrics, &selection);
     if candidate.score > best.score || best.score.is_nan() {
         *best = candidate;

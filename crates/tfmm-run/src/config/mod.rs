@@ -8,10 +8,12 @@ mod value;
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tfmm_core::params::Params;
 use tfmm_core::pools::arbitrage::Validity;
-use tfmm_core::pools::reclamm::{ReclammInterpolation, ReclammState};
+use tfmm_core::pools::cow::CowSettings;
+use tfmm_core::pools::reclamm::{ReclammInterpolation, ReclammSettings, ReclammState};
+use tfmm_core::pools::{G3mSettings, TradeWindow};
 use tfmm_core::weights::WeightSettings;
 
 use crate::error::{Result, RunError};
@@ -79,6 +81,42 @@ impl Default for PoolSettings {
             numeraire: None,
             reclamm: ReclammConfig::default(),
             rvr_spread: None,
+        }
+    }
+}
+
+impl PoolSettings {
+    pub fn cow(&self) -> CowSettings {
+        CowSettings {
+            arb_quality: self.arb_quality,
+            noise_trader_ratio: self.noise_trader_ratio,
+            ..CowSettings::new(self.initial_pool_value)
+        }
+    }
+
+    pub fn reclamm(&self) -> ReclammSettings {
+        let r = &self.reclamm;
+        ReclammSettings {
+            interpolation: r.interpolation,
+            arc_length_speed: r.arc_length_speed,
+            centeredness_scaling: r.centeredness_scaling,
+            initial_state: r.initial_state,
+            noise_trader_ratio: self.noise_trader_ratio,
+            protocol_fee_split: self.protocol_fee_split,
+            validity: self.arb_validity,
+            ..ReclammSettings::new(self.initial_pool_value)
+        }
+    }
+
+    /// A TFMM / Balancer pool with fees; `window` limits trading to the start of each chunk
+    /// (hodling index pools).
+    pub fn g3m(&self, window: Option<TradeWindow>) -> G3mSettings {
+        G3mSettings {
+            initial_value: self.initial_pool_value,
+            noise_trader_ratio: self.noise_trader_ratio,
+            protocol_fee_split: self.protocol_fee_split,
+            window,
+            validity: self.arb_validity,
         }
     }
 }
@@ -218,18 +256,13 @@ impl RunConfig {
     pub fn to_json(&self) -> Value {
         let w = &self.weights;
         let p = &self.pool;
-        let params: Map<String, Value> = self
-            .params
-            .iter()
-            .map(|(name, arr)| (name.to_string(), array_json(&arr.shape, &arr.data)))
-            .collect();
         json!({
             "name": self.name,
             "tokens": self.tokens,
             "rule": self.rule,
             "start": self.start,
             "end": self.end,
-            "params": params,
+            "params": params_json(&self.params),
             "chunk_period": w.rule.chunk_period,
             "weight_interpolation_period": w.weight_interpolation_period,
             "weight_interpolation_method": w.interpolation.to_string(),
@@ -280,6 +313,16 @@ impl RunConfig {
             },
         })
     }
+}
+
+/// Parameters as named arrays nested to their shapes (the form configs give them in).
+pub fn params_json(params: &Params<f64>) -> Value {
+    Value::Object(
+        params
+            .iter()
+            .map(|(name, arr)| (name.to_string(), array_json(&arr.shape, &arr.data)))
+            .collect(),
+    )
 }
 
 fn array_json(shape: &[usize], data: &[f64]) -> Value {

@@ -32,9 +32,9 @@ use serde_json::{Map, Number, Value};
 use tfmm_core::error::did_you_mean;
 use tfmm_core::params::{ParamArray, Params};
 use tfmm_core::pools::arbitrage::Validity;
-use tfmm_core::pools::cow::{CowPool, CowSettings};
+use tfmm_core::pools::cow::CowPool;
 use tfmm_core::pools::gyroscope::{GyroscopePool, GyroscopeSettings};
-use tfmm_core::pools::reclamm::{ReclammInterpolation, ReclammPool, ReclammSettings, ReclammState};
+use tfmm_core::pools::reclamm::{ReclammInterpolation, ReclammPool, ReclammState};
 use tfmm_core::rules::{RuleSettings, Seeds, WEIGHT_RULES, internal_params, internalize};
 use tfmm_core::scalar::inverse_squareplus;
 use tfmm_core::weights::{ConstantWeights, Interpolation, WeightEngine, WeightSettings};
@@ -1553,28 +1553,8 @@ fn check_builds(config: &RunConfig, from_params: bool) -> Result<()> {
         PoolKind::Balancer | PoolKind::Hodl => {
             ConstantWeights::<f64>::from_params(rule, params, n, 0).map(|_| ())
         }
-        PoolKind::Cow => {
-            let settings = CowSettings {
-                arb_quality: p.arb_quality,
-                noise_trader_ratio: p.noise_trader_ratio,
-                ..CowSettings::new(p.initial_pool_value)
-            };
-            CowPool::<f64>::from_params(params, n, settings).map(|_| ())
-        }
-        PoolKind::Reclamm => {
-            let r = &p.reclamm;
-            let settings = ReclammSettings {
-                interpolation: r.interpolation,
-                arc_length_speed: r.arc_length_speed,
-                centeredness_scaling: r.centeredness_scaling,
-                initial_state: r.initial_state,
-                noise_trader_ratio: p.noise_trader_ratio,
-                protocol_fee_split: p.protocol_fee_split,
-                validity: p.arb_validity,
-                ..ReclammSettings::new(p.initial_pool_value)
-            };
-            ReclammPool::<f64>::from_params(params, n, settings).map(|_| ())
-        }
+        PoolKind::Cow => CowPool::<f64>::from_params(params, n, p.cow()).map(|_| ()),
+        PoolKind::Reclamm => ReclammPool::<f64>::from_params(params, n, p.reclamm()).map(|_| ()),
         PoolKind::Gyroscope => {
             GyroscopeSettings::numeraire_index(&config.tokens, p.numeraire.as_deref()).and_then(
                 |numeraire| {
