@@ -112,6 +112,42 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// The HTTP API (docs/api.md): quantammsim's REST endpoints, asynchronous training
+    /// jobs, GET /openapi.json. Stops on Ctrl-C.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:5001")]
+        addr: std::net::SocketAddr,
+        /// Price files (and DTB3.csv, stubs/); default: the embedded data.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Training jobs and their progress, kept across restarts.
+        #[arg(long, default_value = "jobs")]
+        jobs_dir: PathBuf,
+        /// Audit-log rows of POST /api/runAuditLog.
+        #[arg(long, default_value = "audit_logs")]
+        audit_dir: PathBuf,
+        /// Allowed CORS origin (repeatable); default: any origin.
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
+        /// Largest request body, bytes.
+        #[arg(long, default_value_t = 2 << 20)]
+        max_body_bytes: usize,
+        /// Longest simulation window, days.
+        #[arg(long, default_value_t = 1095.0)]
+        max_days: f64,
+        /// Simulations computed at once; default: one per core.
+        #[arg(long)]
+        max_concurrent: Option<usize>,
+        /// Simulations waiting for a slot before 503 + Retry-After.
+        #[arg(long, default_value_t = 64)]
+        max_queue: usize,
+        /// Per-request time limit, seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+        /// Log one JSON object per line instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
     /// Time the standard workloads (a year of minutes each) and print a table to compare
     /// machines.
     Bench {
@@ -143,6 +179,37 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Bench { runs } => bench(runs.max(1)),
+        Command::Serve {
+            addr,
+            data_dir,
+            jobs_dir,
+            audit_dir,
+            cors_origins,
+            max_body_bytes,
+            max_days,
+            max_concurrent,
+            max_queue,
+            timeout_secs,
+            log_json,
+        } => {
+            tfmm_server::init_logging(log_json);
+            let defaults = tfmm_server::Limits::default();
+            let settings = tfmm_server::Settings {
+                addr,
+                data_dir,
+                jobs_dir,
+                audit_dir,
+                cors_origins,
+                limits: tfmm_server::Limits {
+                    max_body_bytes,
+                    max_simulation_days: max_days,
+                    max_concurrent: max_concurrent.unwrap_or(defaults.max_concurrent),
+                    max_queue,
+                    timeout: std::time::Duration::from_secs(timeout_secs),
+                },
+            };
+            Ok(tfmm_server::serve_blocking(settings)?)
+        }
         Command::Data {
             command: DataCommand::Info { dir },
         } => data_info(dir.as_deref()),

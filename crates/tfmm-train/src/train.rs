@@ -231,6 +231,11 @@ impl Outcome {
 /// Told after each step (gradient descent) or evaluation round (CMA-ES, L-BFGS).
 pub trait Observer {
     fn step(&mut self, _record: &StepRecord, _best: &Best, _total: usize) {}
+    /// Asked after each step: `true` ends training there, keeping the best set so far (a
+    /// cancelled server job). Fixed-window methods finish their one round regardless.
+    fn should_stop(&self) -> bool {
+        false
+    }
 }
 
 impl Observer for () {}
@@ -537,6 +542,9 @@ fn gradient_ascent(
         observer.step(&record, best, total);
         outcome.history.push(record);
         outcome.steps_taken = step + 1;
+        if observer.should_stop() {
+            break;
+        }
         if settings.early_stopping
             && (step + 1) % settings.iterations_per_print == 0
             && es_count >= settings.early_stopping_patience
