@@ -27,5 +27,7 @@ pub use market::{Points, TradeRow, read_points, read_trades};
 pub use series::{Series, candidate_names, find_token_file, read_series};
 pub use supply::{load_supply, supply_candidate_names};
 pub use ticks::{read_ticks, write_ticks};
-pub use time::{MS_PER_DAY, MS_PER_MINUTE, format_utc, parse_utc};
+pub use time::{
+    MS_PER_DAY, MS_PER_MINUTE, civil_from_days, days_from_civil, format_utc, parse_utc,
+};
 pub use window::{Window, select_window};

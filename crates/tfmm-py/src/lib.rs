@@ -428,16 +428,7 @@ fn load_prices<'py>(
     let provenance: Vec<Value> = table
         .provenance
         .iter()
-        .map(|p| {
-            json!({
-                "token": p.token,
-                "path": p.path.display().to_string(),
-                "sha256": p.sha256,
-                "rows_read": p.rows_read,
-                "minutes_filled": p.minutes_filled,
-                "longest_gap_minutes": p.longest_gap_minutes,
-            })
-        })
+        .map(tfmm_run::output::provenance_json)
         .collect();
     let (rows, n) = (table.n_rows(), table.n_assets());
     let array = PyArray1::from_vec(py, table.prices).reshape([rows, n])?;

@@ -9,7 +9,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub use plots::{charts, write_plots};
-pub use summary::summary;
+pub use summary::{provenance_json, summary};
 
 use crate::error::{Result, RunError};
 use crate::report::Report;

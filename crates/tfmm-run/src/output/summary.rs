@@ -6,27 +6,26 @@ use serde_json::{Map, Value, json};
 use crate::report::{Report, max_drawdown};
 use crate::run::RunOutput;
 
+/// Where one token's prices came from: the file, its hash and what loading filled in.
+pub fn provenance_json(p: &tfmm_data::TokenProvenance) -> Value {
+    json!({
+        "token": p.token,
+        "path": p.path.display().to_string(),
+        "sha256": p.sha256,
+        "rows_read": p.rows_read,
+        "first": tfmm_data::format_utc(p.first_ms),
+        "last": tfmm_data::format_utc(p.last_ms),
+        "minutes_filled": p.minutes_filled,
+        "longest_gap_minutes": p.longest_gap_minutes,
+    })
+}
+
 /// The run's summary. Metrics a window is too short for are `null`.
 pub fn summary(out: &RunOutput, report: &Report) -> Value {
     let tokens = &out.config.tokens;
     let last = out.n_rows() - 1;
     let first_value = out.trajectory.values[0];
-    let data: Vec<Value> = out
-        .provenance
-        .iter()
-        .map(|p| {
-            json!({
-                "token": p.token,
-                "path": p.path.display().to_string(),
-                "sha256": p.sha256,
-                "rows_read": p.rows_read,
-                "first": tfmm_data::format_utc(p.first_ms),
-                "last": tfmm_data::format_utc(p.last_ms),
-                "minutes_filled": p.minutes_filled,
-                "longest_gap_minutes": p.longest_gap_minutes,
-            })
-        })
-        .collect();
+    let data: Vec<Value> = out.provenance.iter().map(provenance_json).collect();
     let held = |values: &[f64]| {
         let end = values[values.len() - 1];
         json!({
