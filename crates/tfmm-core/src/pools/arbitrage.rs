@@ -35,12 +35,25 @@ pub enum Validity {
 /// such trades would earn about this share of the pool's value, i.e. nothing.
 const BAND_SLACK: f64 = 1e-12;
 
+/// What the single-pair closed form says about the optimum.
+enum Pair<S> {
+    /// The pair trade is the optimum.
+    Optimal(S),
+    /// Other tokens would trade at this post-trade level: a larger signature.
+    Widen(f64),
+    /// The pair's legs contradict its signature or earn nothing.
+    Unprofitable,
+}
+
 /// Reusable buffers for [`Arbitrageur::optimal_trade`]; hot loops allocate nothing.
 #[derive(Clone, Debug)]
 pub struct Arbitrageur<S> {
     validity: Validity,
     order: Vec<usize>,
-    u: Vec<f64>,
+    /// `v_k = R_k p_k / w_k`, the inverse of how dear the pool prices token k: the dearest
+    /// has the smallest. Products only, so no division sits on the minute-to-minute chain
+    /// of reserves (the weights' reciprocals do not depend on it).
+    v: Vec<f64>,
     /// `ln(u_top / u_k)` for the dearest token `top`: all a candidate's closed form needs
     /// from the state besides `1 / u_top`. Near the fee band these are small, so they come
     /// from cheap series rather than library logs.
@@ -63,7 +76,7 @@ impl<S: Scalar> Arbitrageur<S> {
         Self {
             validity,
             order: (0..n_assets).collect(),
-            u: vec![0.0; n_assets],
+            v: vec![0.0; n_assets],
             rel_ln_u: vec![cst(0.0); n_assets],
             rel_ready: 0,
             gamma: 1.0,
@@ -78,10 +91,10 @@ impl<S: Scalar> Arbitrageur<S> {
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
         let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
         for i in 0..p.len() {
-            let u = w[i].value() / (r[i].value() * p[i]);
-            self.u[i] = u;
-            hi = hi.max(u);
-            lo = lo.min(u);
+            let v = r[i].value() * p[i] * (1.0 / w[i].value());
+            self.v[i] = v;
+            hi = hi.max(v);
+            lo = lo.min(v);
         }
         gamma * hi <= lo * (1.0 + BAND_SLACK)
     }
@@ -107,57 +120,17 @@ impl<S: Scalar> Arbitrageur<S> {
         if self.validity == Validity::ReferenceExact {
             return self.reference_trade(r, w, p, gamma, delta);
         }
-        // Dearest first (ties by index): an insertion sort, n being a handful.
-        for i in 0..n {
-            self.order[i] = i;
-        }
-        for i in 1..n {
-            let mut j = i;
-            while j > 0 && self.u[self.order[j]] > self.u[self.order[j - 1]] {
-                self.order.swap(j, j - 1);
-                j -= 1;
-            }
-        }
-        // Logs relative to the dearest token, computed as candidates need them (the first
-        // candidate, a single pair, usually settles it).
-        self.rel_ready = 0;
-        if gamma != self.gamma {
-            self.gamma = gamma;
-            self.ln_gamma = gamma.ln();
-            self.inv_gamma = 1.0 / gamma;
-        }
-        let ln_gamma = self.ln_gamma;
+        self.prepare(gamma);
         // Most minutes the optimum is the single pair dearest-in, cheapest-out: try its
-        // short closed form first.
-        let mut best = self.pair_trade(r, w, p, gamma, delta);
-        let settled = best.is_some();
-        // In-set: the `ins` tokens the pool prices dearest; out-set: the `outs` cheapest.
-        // Smallest sets first: when the tokens left out would not trade at the post-trade
-        // marginal value either (the optimality conditions hold), that candidate is the
-        // optimum and the search stops.
-        'search: for ins in 1..n {
-            if settled {
-                break;
-            }
-            for outs in 1..=n - ins {
-                let Some((profit, level)) =
-                    self.candidate_trade(ins, outs, r, w, p, gamma, ln_gamma)
-                else {
-                    continue;
-                };
-                if best.is_none_or(|b| profit.value() > b.value()) {
-                    best = Some(profit);
-                    delta.copy_from_slice(&self.candidate);
-                }
-                let marginal = 1.0 / level;
-                let idle = &self.order[ins..n - outs];
-                if idle.iter().all(|&k| {
-                    gamma * self.u[k] <= marginal * (1.0 + BAND_SLACK)
-                        && marginal <= self.u[k] * (1.0 + BAND_SLACK)
-                }) {
-                    break 'search;
-                }
-            }
+        // short closed form first. If tokens it leaves out would trade at its post-trade
+        // level, the optimality conditions name the larger signature to try.
+        let mut best = match self.pair_trade(r, w, p, gamma, delta) {
+            Pair::Optimal(profit) => Some(profit),
+            Pair::Widen(level) => self.widen(level, r, w, p, gamma, delta),
+            Pair::Unprofitable => None,
+        };
+        if best.is_none() {
+            best = self.search(r, w, p, gamma, delta);
         }
         let profit = best?;
         // The invariant, over all tokens with the fee on inbound legs, must not fall.
@@ -171,12 +144,72 @@ impl<S: Scalar> Arbitrageur<S> {
         (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
     }
 
-    /// The optimum for depositing only the dearest token and withdrawing only the cheapest,
-    /// if the other tokens would not trade at the post-trade marginal value (then it is the
-    /// global optimum). With `e = exp(E')`, `E' = (w_o ln(u_i/u_o) - w_i ln gamma)/(w_i+w_o)`:
-    /// the inbound leg is `R_i (e - 1/gamma)`, the outbound `e R_i p_i w_o/(w_i p_o) - R_o`.
-    fn pair_trade(
+    /// Orders tokens dearest first (ties by index) and readies the per-call caches; `v` must
+    /// be fresh from [`Arbitrageur::in_band`].
+    fn prepare(&mut self, gamma: f64) {
+        let n = self.v.len();
+        // Dearest first (ties by index): an insertion sort, n being a handful.
+        for i in 0..n {
+            self.order[i] = i;
+        }
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && self.v[self.order[j]] < self.v[self.order[j - 1]] {
+                self.order.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+        // Logs relative to the dearest token, computed as candidates need them (the first
+        // candidate, a single pair, usually settles it).
+        self.rel_ready = 0;
+        if gamma != self.gamma {
+            self.gamma = gamma;
+            self.ln_gamma = gamma.ln();
+            self.inv_gamma = 1.0 / gamma;
+        }
+    }
+
+    /// Every consistent signature, smallest sets first: when the tokens left out would not
+    /// trade at the post-trade level either (the optimality conditions hold), that
+    /// candidate is the optimum and the search stops. In-set: the `ins` tokens the pool
+    /// prices dearest; out-set: the `outs` cheapest.
+    fn search(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64, delta: &mut [S]) -> Option<S> {
+        let n = p.len();
+        let mut best: Option<S> = None;
+        for ins in 1..n {
+            for outs in 1..=n - ins {
+                let Some((profit, level)) = self.candidate_trade(ins, outs, r, w, p, gamma) else {
+                    continue;
+                };
+                if best.is_none_or(|b| profit.value() > b.value()) {
+                    best = Some(profit);
+                    delta.copy_from_slice(&self.candidate);
+                }
+                if self.idle_hold(ins, outs, level, gamma) {
+                    return best;
+                }
+            }
+        }
+        best
+    }
+
+    /// Whether the tokens outside the top `ins` and bottom `outs` would not trade when the
+    /// traded ones sit at `level` (the post-trade `v` of the out-tokens): inside their fee
+    /// band there, `gamma level <= v_k <= level`.
+    fn idle_hold(&self, ins: usize, outs: usize, level: f64, gamma: f64) -> bool {
+        let slack = 1.0 + BAND_SLACK;
+        self.order[ins..self.order.len() - outs]
+            .iter()
+            .all(|&k| gamma * level <= self.v[k] * slack && self.v[k] <= level * slack)
+    }
+
+    /// From a signature's post-trade level, the signature the optimality conditions call
+    /// for: the leading tokens dear enough to deposit even after the fee, the trailing ones
+    /// cheap enough to withdraw. Its candidate is the optimum once the
+    /// conditions hold for it too; a few rounds settle it, else `None`.
+    fn widen(
         &mut self,
+        mut level: f64,
         r: &[S],
         w: &[S],
         p: &[f64],
@@ -184,30 +217,53 @@ impl<S: Scalar> Arbitrageur<S> {
         delta: &mut [S],
     ) -> Option<S> {
         let n = p.len();
-        let (i, o) = (self.order[0], self.order[n - 1]);
-        let rel = ln_ratio(r[o] * p[o] * w[i], r[i] * p[i] * w[o]);
-        let e = exp_near_zero((w[o] * rel - w[i] * self.ln_gamma) / (w[i] + w[o]));
-        let d_in = r[i] * (e - self.inv_gamma);
-        let d_out = e * r[i] * p[i] * w[o] / (w[i] * p[o]) - r[o];
-        if !(d_in.value() > 0.0 && d_out.value() < 0.0) {
-            return None;
-        }
-        let marginal = self.u[i] / e.value();
         let slack = 1.0 + BAND_SLACK;
-        if !self.order[1..n - 1]
-            .iter()
-            .all(|&k| gamma * self.u[k] <= marginal * slack && marginal <= self.u[k] * slack)
-        {
-            return None;
+        for _ in 0..n {
+            let middle = &self.order[1..n - 1];
+            let ins = 1 + middle
+                .iter()
+                .take_while(|&&k| gamma * level > self.v[k] * slack)
+                .count();
+            let outs = 1 + self.order[ins..n - 1]
+                .iter()
+                .rev()
+                .take_while(|&&k| self.v[k] > level * slack)
+                .count();
+            let (profit, next) = self.candidate_trade(ins, outs, r, w, p, gamma)?;
+            level = next;
+            if self.idle_hold(ins, outs, level, gamma) {
+                delta.copy_from_slice(&self.candidate);
+                return Some(profit);
+            }
         }
+        None
+    }
+
+    /// The optimum for depositing only the dearest token and withdrawing only the cheapest.
+    /// With `e = exp(E')`, `E' = (w_o ln(u_i/u_o) - w_i ln gamma)/(w_i+w_o)`: the inbound leg
+    /// is `R_i (e - 1/gamma)`, the outbound `e R_i p_i w_o/(w_i p_o) - R_o`. It is the global
+    /// optimum when the other tokens would not trade at its post-trade level `v_i e`.
+    fn pair_trade(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64, delta: &mut [S]) -> Pair<S> {
+        let n = p.len();
+        let (i, o) = (self.order[0], self.order[n - 1]);
+        // Reserves carry the dependency from minute to minute; weights and prices do not, so
+        // divisions among the latter are taken off that chain.
+        let rel = ln_ratio(r[o] * p[o] * w[i], r[i] * p[i] * w[o]);
+        let e = exp_near_zero((w[o] * rel - w[i] * self.ln_gamma) * (w[i] + w[o]).recip());
+        let level = self.v[i] * e.value();
+        if !self.idle_hold(1, 1, level, gamma) {
+            return Pair::Widen(level);
+        }
+        let d_in = r[i] * (e - self.inv_gamma);
+        let d_out = e * r[i] * (w[o] * p[i] / (w[i] * p[o])) - r[o];
         let profit = -(d_in * p[i] + d_out * p[o]);
-        if !(profit.value() > 0.0) {
-            return None;
+        if !(d_in.value() > 0.0 && d_out.value() < 0.0 && profit.value() > 0.0) {
+            return Pair::Unprofitable;
         }
         delta.iter_mut().for_each(|d| *d = cst(0.0));
         delta[i] = d_in;
         delta[o] = d_out;
-        Some(profit)
+        Pair::Optimal(profit)
     }
 
     /// quantammsim's sifter: every single-pair signature in its order (its product over
@@ -284,10 +340,9 @@ impl<S: Scalar> Arbitrageur<S> {
         best
     }
 
-    /// The closed-form optimum for one signature and its Lagrange level (the inverse of the
-    /// post-trade marginal value); `None` if its signs contradict it (then another signature
+    /// The closed-form optimum for one signature and its Lagrange level (the post-trade
+    /// `v` of its out-tokens, the inverse of their marginal value); `None` if its signs contradict it (then another signature
     /// is the optimum) or it earns nothing.
-    #[allow(clippy::too_many_arguments)]
     fn candidate_trade(
         &mut self,
         ins: usize,
@@ -296,7 +351,6 @@ impl<S: Scalar> Arbitrageur<S> {
         w: &[S],
         p: &[f64],
         gamma: f64,
-        ln_gamma: f64,
     ) -> Option<(S, f64)> {
         let n = p.len();
         let (in_set, rest) = self.order.split_at(ins);
@@ -327,8 +381,9 @@ impl<S: Scalar> Arbitrageur<S> {
             total += w[k];
             weighted += w[k] * self.rel_ln_u[k];
         }
-        let scale =
-            exp_near_zero((weighted - total_in * ln_gamma) / total) * r[top] * p[top] / w[top];
+        let scale = exp_near_zero((weighted - total_in * self.ln_gamma) * total.recip())
+            * r[top]
+            * (w[top].recip() * p[top]);
         for d in self.candidate.iter_mut() {
             *d = cst(0.0);
         }
@@ -459,6 +514,65 @@ mod tests {
             assert!((post[i] * p[i] / value - w[i]).abs() < 1e-14, "{post:?}");
         }
         assert!((invariant(&post, &w) - invariant(&r, &w)).abs() < 1e-13);
+    }
+
+    /// The pair shortcut and the optimality-condition widening find what the search over
+    /// every signature finds, on random pools of 2 to 6 tokens, fees and mispricings.
+    #[test]
+    fn shortcuts_agree_with_the_full_search() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uniform = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut widened, mut traded) = (0, 0);
+        for case in 0..4000 {
+            let n = 2 + case % 5;
+            let gamma = 1.0 - [0.0005, 0.003, 0.01, 0.05][case % 4];
+            let mut w: Vec<f64> = (0..n).map(|_| 0.2 + uniform()).collect();
+            let total: f64 = w.iter().sum();
+            w.iter_mut().for_each(|x| *x /= total);
+            let p: Vec<f64> = (0..n).map(|_| 10f64.powf(4.0 * uniform() - 2.0)).collect();
+            // Equilibrium reserves, then every price knocked by up to ±4%.
+            let r: Vec<f64> = (0..n)
+                .map(|i| w[i] * 1e6 / p[i] * (1.0 + 0.08 * (uniform() - 0.5)))
+                .collect();
+            let mut fast = Arbitrageur::new(n);
+            let mut d_fast = vec![0.0; n];
+            let got = fast.optimal_trade(&r, &w, &p, gamma, &mut d_fast);
+            let mut full = Arbitrageur::new(n);
+            let mut d_full = vec![0.0; n];
+            let want = if full.in_band(&r, &w, &p, gamma) {
+                None
+            } else {
+                full.prepare(gamma);
+                full.search(&r, &w, &p, gamma, &mut d_full)
+            };
+            match (got, want) {
+                (Some(a), Some(b)) => {
+                    traded += 1;
+                    widened += usize::from(d_fast.iter().filter(|d| **d != 0.0).count() > 2);
+                    // Profits agree to rounding of the pool's value (1e6).
+                    assert!((a - b).abs() <= 1e-7, "case {case}: {a} vs {b}");
+                    for i in 0..n {
+                        let scale = r[i].abs() * 1e-12;
+                        assert!(
+                            (d_fast[i] - d_full[i]).abs() <= scale,
+                            "case {case} token {i}"
+                        );
+                    }
+                }
+                (None, None) => {}
+                other => panic!("case {case}: {other:?}"),
+            }
+        }
+        // The test has teeth only if both shortcuts and multi-token optima occur.
+        assert!(
+            traded > 3000 && widened > 300,
+            "{traded} trades, {widened} widened"
+        );
     }
 
     // spec reserves.md §6.3: exact-in swap of 100 token-0 into R = (1000, 50), w = (.6, .4).
