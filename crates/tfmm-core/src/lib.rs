@@ -7,7 +7,7 @@
 //! - [`estimators`]: EWMA, price-slope and return-variance estimators as step functions.
 //! - [`rules`]: strategy rules, the [`rules::Rule`] trait and the rule registry.
 //! - [`weights`]: guardrails, interpolation and the streaming [`weights::WeightEngine`].
-//! - [`pools`]: reserves (zero-fee G3M so far) as step functions.
+//! - [`pools`]: reserves of every pool type as step functions.
 //! - [`simulate`]: drives prices through a weight engine and a pool.
 //! - [`metrics`]: objectives and report metrics over a value path.
 
@@ -23,3 +23,15 @@ pub mod weights;
 
 pub use error::{Error, Result};
 pub use scalar::Scalar;
+
+/// Copies a row of a handful of values: for the usual two to four tokens a call to `memcpy`
+/// would cost more than the copy, once per simulated minute.
+#[inline(always)]
+pub(crate) fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
+    match (dst, src) {
+        ([d0, d1], [s0, s1]) => (*d0, *d1) = (*s0, *s1),
+        ([d0, d1, d2], [s0, s1, s2]) => (*d0, *d1, *d2) = (*s0, *s1, *s2),
+        ([d0, d1, d2, d3], [s0, s1, s2, s3]) => (*d0, *d1, *d2, *d3) = (*s0, *s1, *s2, *s3),
+        (dst, src) => dst.copy_from_slice(src),
+    }
+}

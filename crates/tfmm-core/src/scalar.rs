@@ -119,40 +119,130 @@ pub fn pow_nonneg<S: Scalar>(x: S, q: S) -> S {
     if x.re() == 0.0 { cst(0.0) } else { x.powd(q) }
 }
 
-/// [`ln_ratio`] uses its series while `|z| <= 2^-7` (`a / b` within about 1.6% of 1): the
-/// truncated terms are then below 2e-18 relative.
+/// [`ln_ratio`] uses its series while `|z| <= 2^-7` (`a / b` within about 1.6% of 1), and
+/// [`ln_1p_near_zeros`] while `|x| <= 2^-6`: the truncated terms are then below 2e-18
+/// relative.
 const NEAR_ONE: f64 = 1.0 / 64.0;
 
-/// `ln(a / b)` for `a` close to `b` (per-minute price and weight ratios), with one division:
-/// the series `2 atanh(z) = 2 (z + z^3/3 + z^5/5 + z^7/7)`, `z = (a - b) / (a + b)`, accurate
-/// to a few ulp and several times cheaper than a libm call; farther apart it is `ln`.
+/// [`exp_near_zero`] uses its series while `|s| <= 2^-7`.
+const NEAR_ZERO: f64 = 1.0 / 128.0;
+
+/// `2 atanh(z) = 2 (z + z^3/3 + z^5/5 + z^7/7)` by Estrin's scheme (two short chains instead
+/// of one long one: this sits on the critical path of every simulated minute).
 #[inline]
-pub fn ln_ratio<S: Scalar>(a: S, b: S) -> S {
-    let z = (a - b) / (a + b);
-    if z.value().abs() > NEAR_ONE / 2.0 {
-        return (a / b).ln();
-    }
-    // Estrin's scheme: two short chains instead of one long one (this sits on the critical
-    // path of every simulated minute).
+fn atanh_series<S: Scalar>(z: S) -> S {
     let z2 = z * z;
     let z4 = z2 * z2;
     let series = (z2 * (1.0 / 3.0) + 1.0) + z4 * (z2 * (1.0 / 7.0) + 1.0 / 5.0);
     z * series * 2.0
 }
 
-/// `exp(s)` for small `s` (per-minute log growth) by its Taylor series to `s^7/5040`
-/// (truncation below 1e-20 for `|s| <= 2^-7`); `exp` otherwise.
+/// `exp(s)` by its Taylor series to `s^7/5040`, Estrin's scheme as in [`atanh_series`].
 #[inline]
-pub fn exp_near_zero<S: Scalar>(s: S) -> S {
-    if s.value().abs() > 1.0 / 128.0 {
-        return s.exp();
-    }
-    // Estrin's scheme, as in `ln_ratio`.
+fn exp_series<S: Scalar>(s: S) -> S {
     let s2 = s * s;
     let s4 = s2 * s2;
     let low = (s + 1.0) + s2 * (s * (1.0 / 6.0) + 0.5);
     let high = (s * (1.0 / 120.0) + 1.0 / 24.0) + s2 * (s * (1.0 / 5040.0) + 1.0 / 720.0);
     low + s4 * high
+}
+
+/// `ln(a / b)` for `a` close to `b` (per-minute price and weight ratios), with one division:
+/// the series `2 atanh(z)`, `z = (a - b) / (a + b)`, accurate to a few ulp and several times
+/// cheaper than a libm call; farther apart it is `ln`.
+#[inline]
+pub fn ln_ratio<S: Scalar>(a: S, b: S) -> S {
+    let z = (a - b) / (a + b);
+    if z.value().abs() > NEAR_ONE / 2.0 {
+        return (a / b).ln();
+    }
+    atanh_series(z)
+}
+
+/// `exp(s)` for small `s` (per-minute log growth) by its Taylor series to `s^7/5040`
+/// (truncation below 1e-20 for `|s| <= 2^-7`); `exp` otherwise.
+#[inline]
+pub fn exp_near_zero<S: Scalar>(s: S) -> S {
+    if s.value().abs() > NEAR_ZERO {
+        return s.exp();
+    }
+    exp_series(s)
+}
+
+/// `ln(1 + x)` for `|x| <= 2^-6` by its Taylor series to `x^10/10` (truncation below 1e-19
+/// relative), Estrin's scheme; no division, so slices of it vectorise.
+#[inline]
+fn ln_1p_series<S: Scalar>(x: S) -> S {
+    let x2 = x * x;
+    let x4 = x2 * x2;
+    let x8 = x4 * x4;
+    let a0 = x * (-1.0 / 2.0) + 1.0;
+    let a1 = x * (-1.0 / 4.0) + 1.0 / 3.0;
+    let a2 = x * (-1.0 / 6.0) + 1.0 / 5.0;
+    let a3 = x * (-1.0 / 8.0) + 1.0 / 7.0;
+    let a4 = x * (-1.0 / 10.0) + 1.0 / 9.0;
+    x * ((a0 + x2 * a1) + x4 * (a2 + x2 * a3) + x8 * a4)
+}
+
+/// [`ln_ratio`] over whole slices, `out[k] = ln(a[k] / b[k])`, bit for bit, except that equal
+/// values give an exact zero (also for zeros). The series runs on every element without a
+/// branch, so the loop vectorises; pairs too far apart for it are redone afterwards.
+#[inline(always)]
+pub fn ln_ratios<S: Scalar>(a: &[S], b: &[S], out: &mut [S]) {
+    let mut far = false;
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        let z = (x - y) / (x + y);
+        far |= z.value().abs() > NEAR_ONE / 2.0;
+        *o = if x.value() == y.value() {
+            cst(0.0)
+        } else {
+            atanh_series(z)
+        };
+    }
+    if far {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            if x.value() != y.value() {
+                *o = ln_ratio(x, y);
+            }
+        }
+    }
+}
+
+/// `ln(1 + x)` in place over a slice of small `x` (per-minute relative moves): the series on
+/// every element without a branch, so the loop vectorises; `ln_1p` for any element too far
+/// from zero for it.
+#[inline(always)]
+pub fn ln_1p_near_zeros<S: Scalar>(xs: &mut [S]) {
+    let mut far = false;
+    for x in xs.iter() {
+        far |= x.value().abs() > NEAR_ONE;
+    }
+    if far {
+        xs.iter_mut().for_each(|x| {
+            *x = if x.value().abs() > NEAR_ONE {
+                x.ln_1p()
+            } else {
+                ln_1p_series(*x)
+            }
+        });
+    } else {
+        xs.iter_mut().for_each(|x| *x = ln_1p_series(*x));
+    }
+}
+
+/// [`exp_near_zero`] in place over a slice, bit for bit, vectorising as
+/// [`ln_1p_near_zeros`] does.
+#[inline(always)]
+pub fn exp_near_zeros<S: Scalar>(xs: &mut [S]) {
+    let mut far = false;
+    for x in xs.iter() {
+        far |= x.value().abs() > NEAR_ZERO;
+    }
+    if far {
+        xs.iter_mut().for_each(|x| *x = exp_near_zero(*x));
+    } else {
+        xs.iter_mut().for_each(|x| *x = exp_series(*x));
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +269,24 @@ mod tests {
         }
         // The literal form overflows where the reference overflows.
         assert!(logistic(800.0f64).is_nan());
+    }
+
+    #[test]
+    fn series_slices_match_libm() {
+        let mut xs: Vec<f64> = (-200..=200).map(|i| i as f64 * 1e-4).collect();
+        xs.extend([0.03, -0.2, 1.5]);
+        let mut ln = xs.clone();
+        ln_1p_near_zeros(&mut ln);
+        let mut ex = xs.clone();
+        exp_near_zeros(&mut ex);
+        for ((x, l), e) in xs.iter().zip(&ln).zip(&ex) {
+            assert!(
+                (l - x.ln_1p()).abs() <= 4e-16 * x.ln_1p().abs(),
+                "ln_1p {x}: {l}"
+            );
+            assert!((e - x.exp()).abs() <= 4e-16 * x.exp(), "exp {x}: {e}");
+            assert_eq!(*e, exp_near_zero(*x));
+        }
     }
 
     #[test]

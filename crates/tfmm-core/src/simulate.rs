@@ -149,80 +149,226 @@ pub fn simulate<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
             "a market-cap rule needs a circulating-supply series for every token",
         ));
     }
+    let mut report = Report::new(&*pool);
+    let frictionless = !market.has_frictions() && market.do_arb && market.arb_frequency <= 1;
+    if frictionless && pool.steps_frictionless_blocks() {
+        return in_blocks(weights, pool, market, n_rows, &mut report, &mut sink);
+    }
+    let n = market.n_assets;
     let frequency = market.arb_frequency.max(1);
-    let mut shares = vec![S::from(0.0); market.n_assets];
     let mut next_trade = 0;
     let mut arb_offset = 0usize;
-    let follows = pool.follows_weights();
-    for t in 0..needed {
-        let obs = market.observation(t);
-        let Some(w) = weights.step(&obs) else {
-            continue;
-        };
-        let minute = t - start;
-        let first = next_trade;
-        while next_trade < market.trades.minutes.len()
-            && market.trades.minutes[next_trade] <= minute
-        {
-            next_trade += 1;
-        }
-        let step = MarketStep {
-            minute,
-            prices: obs.prices,
-            fees: market.fees.at(minute),
-            gas_cost: market.gas_cost.at(minute),
-            arb_fees: market.arb_fees.at(minute),
-            arbitrage: market.do_arb && arb_offset == 0,
-            trades: &market.trades.trades[first..next_trade],
-        };
-        // Arbitrage minutes counted incrementally (no division per minute).
-        arb_offset += 1;
-        if arb_offset == frequency {
-            arb_offset = 0;
-        }
-        if minute == 0 {
-            pool.init(w, &step);
-        } else {
-            pool.step(w, &step);
-        }
-        let value = pool.value(obs.prices);
-        if value.value().is_nan() || value.value() <= 0.0 {
-            let bad = if w.iter().any(|x| x.value().is_nan()) {
-                "weights"
-            } else {
-                "reserves"
-            };
-            return Err(Error::invalid(
-                bad,
-                if value.value().is_nan() {
-                    "NaN"
-                } else {
-                    "not positive"
-                },
-                format!(
-                    "the simulation broke down at bout minute {minute} (e.g. a rule dividing by a zero \
-                     variance on constant prices, or a trade draining the pool)"
-                ),
-            ));
-        }
-        let reported = if follows {
-            w
-        } else {
-            for (i, s) in shares.iter_mut().enumerate() {
-                *s = pool.reserves()[i] * obs.prices[i] / value;
+    burn_in(weights, market);
+    let mut block_weights = vec![S::from(0.0); BLOCK_MINUTES * n];
+    let mut first_minute = 0;
+    while first_minute < n_rows {
+        let rows = BLOCK_MINUTES.min(n_rows - first_minute);
+        let block_weights = &mut block_weights[..rows * n];
+        fetch_weights(weights, market, first_minute, block_weights)?;
+        for (i, w) in block_weights.chunks_exact(n).enumerate() {
+            let minute = first_minute + i;
+            let prices = market.prices_at(start + minute);
+            let first = next_trade;
+            while next_trade < market.trades.minutes.len()
+                && market.trades.minutes[next_trade] <= minute
+            {
+                next_trade += 1;
             }
-            &shares
-        };
-        sink(MinuteRow {
-            minute,
-            prices: obs.prices,
-            weights: reported,
-            reserves: pool.reserves(),
-            value,
-            fees: pool.fee_revenue(),
-        });
+            let step = MarketStep {
+                minute,
+                prices,
+                fees: market.fees.at(minute),
+                gas_cost: market.gas_cost.at(minute),
+                arb_fees: market.arb_fees.at(minute),
+                arbitrage: market.do_arb && arb_offset == 0,
+                trades: &market.trades.trades[first..next_trade],
+            };
+            // Arbitrage minutes counted incrementally (no division per minute).
+            arb_offset += 1;
+            if arb_offset == frequency {
+                arb_offset = 0;
+            }
+            if minute == 0 {
+                pool.init(w, &step);
+            } else {
+                pool.step(w, &step);
+            }
+            let row = MinuteRow {
+                minute,
+                prices,
+                weights: w,
+                reserves: pool.reserves(),
+                value: pool.value(prices),
+                fees: pool.fee_revenue(),
+            };
+            check_value(&row)?;
+            report.deliver(row, &mut sink);
+        }
+        first_minute += rows;
     }
     Ok(())
+}
+
+/// Feeds the burn-in minutes to the weight path.
+fn burn_in<S: Scalar, W: WeightPath<S> + ?Sized>(weights: &mut W, market: &Market<'_>) {
+    for t in 0..weights.start() {
+        weights.step(&market.observation(t));
+    }
+}
+
+/// The weights of bout minutes `first_minute..` into `out`, row by row, a block at a time.
+fn fetch_weights<S: Scalar, W: WeightPath<S> + ?Sized>(
+    weights: &mut W,
+    market: &Market<'_>,
+    first_minute: usize,
+    out: &mut [S],
+) -> Result<()> {
+    let n = market.n_assets;
+    let from = weights.start() + first_minute;
+    let span = from * n..from * n + out.len();
+    let supply = market.supply.map(|s| &s[span.clone()]);
+    if weights.step_rows(n, &market.prices[span], supply, out) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "weights",
+        "none",
+        format!("the weight path gave no weights in the block from bout minute {first_minute}"),
+    ))
+}
+
+/// Hands rows to the sink, with value shares in place of weights for pools that do not
+/// follow them.
+struct Report<S> {
+    /// `None` when the pool follows its weights.
+    shares: Option<Vec<S>>,
+}
+
+impl<S: Scalar> Report<S> {
+    fn new<P: Pool<S> + ?Sized>(pool: &P) -> Self {
+        Self {
+            shares: (!pool.follows_weights()).then(|| vec![S::from(0.0); pool.n_assets()]),
+        }
+    }
+
+    #[inline(always)]
+    fn deliver(&mut self, row: MinuteRow<'_, S>, sink: &mut impl FnMut(MinuteRow<'_, S>)) {
+        let Some(shares) = &mut self.shares else {
+            sink(row);
+            return;
+        };
+        for (i, s) in shares.iter_mut().enumerate() {
+            *s = row.reserves[i] * row.prices[i] / row.value;
+        }
+        sink(MinuteRow {
+            weights: shares,
+            ..row
+        });
+    }
+}
+
+/// Minutes handed to a pool at once on the frictionless path: small enough to stay in the
+/// first-level cache, large enough that per-block costs vanish.
+const BLOCK_MINUTES: usize = 128;
+
+/// [`simulate`] for a frictionless market and a pool that steps whole blocks of minutes
+/// ([`Pool::step_frictionless`]), weights a block at a time too ([`WeightPath::step_rows`]).
+fn in_blocks<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
+    weights: &mut W,
+    pool: &mut P,
+    market: &Market<'_>,
+    n_rows: usize,
+    report: &mut Report<S>,
+    sink: &mut impl FnMut(MinuteRow<'_, S>),
+) -> Result<()> {
+    let n = market.n_assets;
+    let start = weights.start();
+    burn_in(weights, market);
+    if n_rows == 0 {
+        return Ok(());
+    }
+    // Row 0 of the weight buffer is the minute before the block.
+    let mut block_weights = vec![S::from(0.0); (BLOCK_MINUTES + 1) * n];
+    fetch_weights(weights, market, 0, &mut block_weights[..n])?;
+    let obs = market.observation(start);
+    let w = &block_weights[..n];
+    pool.init(w, &MarketStep::frictionless(0, obs.prices));
+    let mut block_reserves = vec![S::from(0.0); BLOCK_MINUTES * n];
+    let mut block_values = [S::from(0.0); BLOCK_MINUTES];
+    let row = MinuteRow {
+        minute: 0,
+        prices: obs.prices,
+        weights: w,
+        reserves: pool.reserves(),
+        value: pool.value(obs.prices),
+        fees: FeeRevenue::zero(),
+    };
+    check_value(&row)?;
+    report.deliver(row, sink);
+    let mut minute = 1;
+    while minute < n_rows {
+        let rows = BLOCK_MINUTES.min(n_rows - minute);
+        fetch_weights(
+            weights,
+            market,
+            minute,
+            &mut block_weights[n..(rows + 1) * n],
+        )?;
+        let first = start + minute - 1;
+        let prices = &market.prices[first * n..(first + rows + 1) * n];
+        let (w, r, v) = (
+            &block_weights[..(rows + 1) * n],
+            &mut block_reserves[..rows * n],
+            &mut block_values[..rows],
+        );
+        pool.step_frictionless(minute, w, prices, r, v);
+        let rows_of = |i: usize| MinuteRow {
+            minute: minute + i,
+            prices: &prices[(i + 1) * n..(i + 2) * n],
+            weights: &w[(i + 1) * n..(i + 2) * n],
+            reserves: &r[i * n..(i + 1) * n],
+            value: v[i],
+            fees: FeeRevenue::zero(),
+        };
+        // One pass over the block's values; the error names the first bad minute.
+        if !v.iter().all(|x| x.value() > 0.0) {
+            for i in 0..rows {
+                check_value(&rows_of(i))?;
+            }
+        }
+        for i in 0..rows {
+            report.deliver(rows_of(i), sink);
+        }
+        block_weights.copy_within(rows * n..(rows + 1) * n, 0);
+        minute += rows;
+    }
+    Ok(())
+}
+
+/// A positive, finite value, or an error naming the minute and the likely culprit.
+fn check_value<S: Scalar>(row: &MinuteRow<'_, S>) -> Result<()> {
+    let value = row.value.value();
+    if value > 0.0 {
+        return Ok(());
+    }
+    let bad = if row.weights.iter().any(|x| x.value().is_nan()) {
+        "weights"
+    } else {
+        "reserves"
+    };
+    Err(Error::invalid(
+        bad,
+        if value.is_nan() {
+            "NaN"
+        } else {
+            "not positive"
+        },
+        format!(
+            "the simulation broke down at bout minute {} (e.g. a rule dividing by a zero \
+             variance on constant prices, or a trade draining the pool)",
+            row.minute
+        ),
+    ))
 }
 
 /// Every simulated minute kept in memory (row-major `n_rows x n_assets`).

@@ -291,6 +291,20 @@ impl WeightPath<f64> for Ticking<'_> {
         }
         self.inner.step(obs)
     }
+    fn step_rows(
+        &mut self,
+        n: usize,
+        prices: &[f64],
+        supply: Option<&[f64]>,
+        out: &mut [f64],
+    ) -> bool {
+        let before = self.minute;
+        self.minute += (out.len() / n) as u64;
+        if self.minute >> 14 != before >> 14 {
+            (self.report)(self.minute);
+        }
+        self.inner.step_rows(n, prices, supply, out)
+    }
     fn needs_supply(&self) -> bool {
         self.inner.needs_supply()
     }

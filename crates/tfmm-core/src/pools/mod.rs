@@ -107,6 +107,36 @@ pub trait Pool<S: Scalar>: Send {
         true
     }
 
+    /// Whether [`Pool::step_frictionless`] takes whole blocks of minutes at once.
+    fn steps_frictionless_blocks(&self) -> bool {
+        false
+    }
+
+    /// Minutes `minute..minute + values.len()` of a frictionless market (no fees, gas or user
+    /// trades; arbitrage every minute) in one call, for pools whose
+    /// [`Pool::steps_frictionless_blocks`] is true. `weights` and `prices` hold one row more
+    /// than the block: first the minute before it. Writes each minute's reserves (row-major)
+    /// and value; the result is the one minute-by-minute [`Pool::step`]s give.
+    fn step_frictionless(
+        &mut self,
+        minute: usize,
+        weights: &[S],
+        prices: &[f64],
+        reserves: &mut [S],
+        values: &mut [S],
+    ) {
+        let n = self.n_assets();
+        for (i, value) in values.iter_mut().enumerate() {
+            let p = &prices[(i + 1) * n..(i + 2) * n];
+            self.step(
+                &weights[(i + 1) * n..(i + 2) * n],
+                &MarketStep::frictionless(minute + i, p),
+            );
+            reserves[i * n..(i + 1) * n].copy_from_slice(self.reserves());
+            *value = self.value(p);
+        }
+    }
+
     /// Pool value at `prices`.
     fn value(&self, prices: &[f64]) -> S {
         self.reserves()

@@ -44,6 +44,7 @@ impl Interpolation {
     /// Row `o` (`o < interpol_num - 1`) of the ramp from `start` moving `diff` per minute
     /// toward `end = start + diff * (interpol_num - 1)`. From `o = interpol_num - 1` on, the
     /// row is `end` itself (the caller holds it).
+    #[inline]
     pub fn ramp_row<S: Scalar>(
         self,
         start: &[S],
@@ -60,19 +61,31 @@ impl Interpolation {
                     *w = d * j + a;
                 }
             }
-            Self::ApproxOptimal => {
-                // The geometric leg uses j / interpol_num (not interpol_num - 1), so it does
-                // not quite reach `end`: kept as in the reference.
-                let exponent = j / interpol_num as f64;
-                let mut total = cst::<S>(0.0);
-                for (i, w) in out.iter_mut().enumerate() {
-                    let linear = diff[i] * j + start[i];
-                    let geometric = start[i] * (end[i] / start[i]).powf(exponent);
-                    *w = linear + geometric;
-                    total += *w;
-                }
-                out.iter_mut().for_each(|w| *w /= total);
-            }
+            Self::ApproxOptimal => approx_optimal_row(start, diff, end, j, interpol_num, out),
         }
     }
+}
+
+/// A row of the approximately optimal ramp: the linear and geometric legs, normalised. Kept
+/// out of line so the linear ramp, a few multiply-adds per minute, inlines.
+#[inline(never)]
+fn approx_optimal_row<S: Scalar>(
+    start: &[S],
+    diff: &[S],
+    end: &[S],
+    j: f64,
+    interpol_num: usize,
+    out: &mut [S],
+) {
+    // The geometric leg uses j / interpol_num (not interpol_num - 1), so it does not quite
+    // reach `end`: kept as in the reference.
+    let exponent = j / interpol_num as f64;
+    let mut total = cst::<S>(0.0);
+    for (i, w) in out.iter_mut().enumerate() {
+        let linear = diff[i] * j + start[i];
+        let geometric = start[i] * (end[i] / start[i]).powf(exponent);
+        *w = linear + geometric;
+        total += *w;
+    }
+    out.iter_mut().for_each(|w| *w /= total);
 }

@@ -16,6 +16,7 @@ mod interpolation;
 pub use guardrails::{AssetBounds, GuardStep, Guardrails, Move};
 pub use interpolation::Interpolation;
 
+use crate::copy_row;
 use crate::error::{Error, Result};
 use crate::params::{ParamReader, Params, softmax};
 use crate::rules::{Ensemble, Observation, Rule, RuleKind, RuleSettings, build_rule};
@@ -360,6 +361,78 @@ impl<S: Scalar> WeightEngine<S> {
         Some(&self.row)
     }
 
+    /// [`WeightEngine::step`] over consecutive bout minutes, writing their weights row by row
+    /// into `out` (observations row-major in `prices` and `supply`): the same rows, without
+    /// the per-minute bookkeeping between chunk boundaries. False if a minute has no weights
+    /// (it is still in the burn-in).
+    pub fn step_rows(&mut self, prices: &[f64], supply: Option<&[f64]>, out: &mut [S]) -> bool {
+        let n = self.n_assets();
+        let cp = self.schedule.chunk_period;
+        let rows = out.len() / n;
+        let mut i = 0;
+        while i < rows {
+            let quiet = self.chunk_offset != 0 && self.block_offset != 0;
+            if !quiet || self.minute < self.schedule.start {
+                let at = i * n..(i + 1) * n;
+                let obs = Observation {
+                    prices: &prices[at.clone()],
+                    supply: supply.map(|s| &s[at.clone()]),
+                };
+                let Some(w) = self.step(&obs) else {
+                    return false;
+                };
+                copy_row(&mut out[at], w);
+                i += 1;
+                continue;
+            }
+            // Until the next chunk or block boundary nothing but the ramp moves.
+            let run = (cp - self.chunk_offset)
+                .min(cp - self.block_offset)
+                .min(rows - i);
+            let rows_out = &mut out[i * n..(i + run) * n];
+            // The row length a constant for the usual two to four tokens (after inlining).
+            match n {
+                2 => self.quiet_rows(2, rows_out),
+                3 => self.quiet_rows(3, rows_out),
+                4 => self.quiet_rows(4, rows_out),
+                _ => self.quiet_rows(n, rows_out),
+            }
+            let last = (i + run - 1) * n..(i + run) * n;
+            self.row.copy_from_slice(&out[last]);
+            self.minute += run;
+            self.chunk_offset = (self.chunk_offset + run) % cp;
+            self.block_offset = (self.block_offset + run) % cp;
+            i += run;
+        }
+        true
+    }
+
+    /// Rows of minutes with no chunk or block boundary: the ramp's, then its end held.
+    #[inline(always)]
+    fn quiet_rows(&mut self, n: usize, out: &mut [S]) {
+        let ramp_minutes = self.guard.interpol_num - 1;
+        let o0 = self.block_offset;
+        // Slices of the known length, so the per-row loops unroll.
+        let (start, diff, end) = (
+            &self.step.start[..n],
+            &self.step.scaled_diff[..n],
+            &self.position[..n],
+        );
+        for (k, row) in out.chunks_exact_mut(n).enumerate() {
+            let o = o0 + k;
+            if self.block == Block::Ramp && o < ramp_minutes {
+                self.schedule
+                    .interpolation
+                    .ramp_row(start, diff, end, o, ramp_minutes + 1, row);
+            } else {
+                if self.block == Block::Ramp && o == ramp_minutes {
+                    self.row.copy_from_slice(&self.position);
+                }
+                copy_row(row, &self.row);
+            }
+        }
+    }
+
     fn begin_block(&mut self, b: usize) {
         let Self {
             rule,
@@ -402,6 +475,29 @@ pub trait WeightPath<S: Scalar> {
     fn needs_supply(&self) -> bool {
         false
     }
+
+    /// [`WeightPath::step`] over consecutive minutes (observations of `n` assets row-major in
+    /// `prices` and `supply`), their weights row by row into `out`; false if a minute has none.
+    fn step_rows(
+        &mut self,
+        n: usize,
+        prices: &[f64],
+        supply: Option<&[f64]>,
+        out: &mut [S],
+    ) -> bool {
+        for (i, row) in out.chunks_exact_mut(n).enumerate() {
+            let at = i * n..(i + 1) * n;
+            let obs = Observation {
+                prices: &prices[at.clone()],
+                supply: supply.map(|s| &s[at]),
+            };
+            let Some(w) = self.step(&obs) else {
+                return false;
+            };
+            copy_row(row, w);
+        }
+        true
+    }
 }
 
 impl<S: Scalar> WeightPath<S> for WeightEngine<S> {
@@ -411,6 +507,16 @@ impl<S: Scalar> WeightPath<S> for WeightEngine<S> {
 
     fn step(&mut self, obs: &Observation<'_>) -> Option<&[S]> {
         WeightEngine::step(self, obs)
+    }
+
+    fn step_rows(
+        &mut self,
+        _n: usize,
+        prices: &[f64],
+        supply: Option<&[f64]>,
+        out: &mut [S],
+    ) -> bool {
+        WeightEngine::step_rows(self, prices, supply, out)
     }
 
     fn needs_supply(&self) -> bool {
