@@ -88,6 +88,7 @@ impl<S: Scalar> Arbitrageur<S> {
 
     /// Whether prices sit inside the no-arbitrage band: for every pair, depositing one
     /// token (paying the fee) to withdraw another earns nothing at the margin.
+    #[inline(always)]
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
         let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
         for i in 0..p.len() {
@@ -102,6 +103,7 @@ impl<S: Scalar> Arbitrageur<S> {
     /// The profit-maximising change of the pool's reserves (positive = into the pool) for
     /// reserves `r`, weights `w`, market prices `p` and `gamma = 1 - fee`. Writes it to
     /// `delta` and returns the arbitrageur's profit, or `None` when no trade earns anything.
+    #[inline(always)]
     pub fn optimal_trade(
         &mut self,
         r: &[S],
@@ -146,6 +148,7 @@ impl<S: Scalar> Arbitrageur<S> {
 
     /// Orders tokens dearest first (ties by index) and readies the per-call caches; `v` must
     /// be fresh from [`Arbitrageur::in_band`].
+    #[inline(always)]
     fn prepare(&mut self, gamma: f64) {
         let n = self.v.len();
         // Dearest first (ties by index): an insertion sort, n being a handful.
@@ -196,6 +199,7 @@ impl<S: Scalar> Arbitrageur<S> {
     /// Whether the tokens outside the top `ins` and bottom `outs` would not trade when the
     /// traded ones sit at `level` (the post-trade `v` of the out-tokens): inside their fee
     /// band there, `gamma level <= v_k <= level`.
+    #[inline(always)]
     fn idle_hold(&self, ins: usize, outs: usize, level: f64, gamma: f64) -> bool {
         let slack = 1.0 + BAND_SLACK;
         self.order[ins..self.order.len() - outs]
@@ -243,6 +247,7 @@ impl<S: Scalar> Arbitrageur<S> {
     /// With `e = exp(E')`, `E' = (w_o ln(u_i/u_o) - w_i ln gamma)/(w_i+w_o)`: the inbound leg
     /// is `R_i (e - 1/gamma)`, the outbound `e R_i p_i w_o/(w_i p_o) - R_o`. It is the global
     /// optimum when the other tokens would not trade at its post-trade level `v_i e`.
+    #[inline(always)]
     fn pair_trade(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64, delta: &mut [S]) -> Pair<S> {
         let n = p.len();
         let (i, o) = (self.order[0], self.order[n - 1]);

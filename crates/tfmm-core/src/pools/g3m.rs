@@ -349,13 +349,18 @@ impl<S: Scalar> G3mPool<S> {
 
     /// One arbitrage against the pool at `weights`, executed if it pays for gas and the
     /// arbitrageur's own costs.
+    #[inline(always)]
     fn arbitrage(&mut self, weights: &[S], market: &MarketStep<'_>) {
         let gamma = market.gamma();
         let p = market.prices;
-        let Some(profit) =
-            self.arbitrageur
-                .optimal_trade(&self.reserves, weights, p, gamma, &mut self.delta)
-        else {
+        let n = p.len();
+        let Some(profit) = self.arbitrageur.optimal_trade(
+            &self.reserves[..n],
+            weights,
+            p,
+            gamma,
+            &mut self.delta[..n],
+        ) else {
             return;
         };
         let unwind_cost = if market.arb_fees == 0.0 {
@@ -433,6 +438,30 @@ impl<S: Scalar> Pool<S> for G3mPool<S> {
     }
 
     fn step(&mut self, weights: &[S], market: &MarketStep<'_>) {
+        // The token count a constant for the usual two to four tokens (after inlining), so
+        // the arbitrage's many short loops unroll.
+        match self.reserves.len() {
+            2 => self.step_n(2, weights, market),
+            3 => self.step_n(3, weights, market),
+            4 => self.step_n(4, weights, market),
+            n => self.step_n(n, weights, market),
+        }
+    }
+
+    fn reserves(&self) -> &[S] {
+        &self.reserves
+    }
+
+    fn fee_revenue(&self) -> FeeRevenue<S> {
+        self.revenue
+    }
+}
+
+impl<S: Scalar> G3mPool<S> {
+    #[inline(always)]
+    fn step_n(&mut self, n: usize, weights: &[S], market: &MarketStep<'_>) {
+        let (weights, prices) = (&weights[..n], &market.prices[..n]);
+        let market = &MarketStep { prices, ..*market };
         self.revenue = FeeRevenue::zero();
         let arbitrage =
             market.arbitrage && TradeWindow::is_open(self.settings.window, market.minute);
@@ -453,14 +482,6 @@ impl<S: Scalar> Pool<S> for G3mPool<S> {
             self.arbitrage(weights, market);
             self.last_weights.copy_from_slice(weights);
         }
-    }
-
-    fn reserves(&self) -> &[S] {
-        &self.reserves
-    }
-
-    fn fee_revenue(&self) -> FeeRevenue<S> {
-        self.revenue
     }
 }
 

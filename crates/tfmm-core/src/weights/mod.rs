@@ -412,24 +412,28 @@ impl<S: Scalar> WeightEngine<S> {
     fn quiet_rows(&mut self, n: usize, out: &mut [S]) {
         let ramp_minutes = self.guard.interpol_num - 1;
         let o0 = self.block_offset;
+        let ramping = if self.block == Block::Ramp {
+            ramp_minutes.saturating_sub(o0).min(out.len() / n)
+        } else {
+            0
+        };
+        let (ramp, held) = out.split_at_mut(ramping * n);
         // Slices of the known length, so the per-row loops unroll.
         let (start, diff, end) = (
             &self.step.start[..n],
             &self.step.scaled_diff[..n],
             &self.position[..n],
         );
-        for (k, row) in out.chunks_exact_mut(n).enumerate() {
-            let o = o0 + k;
-            if self.block == Block::Ramp && o < ramp_minutes {
-                self.schedule
-                    .interpolation
-                    .ramp_row(start, diff, end, o, ramp_minutes + 1, row);
-            } else {
-                if self.block == Block::Ramp && o == ramp_minutes {
-                    self.row.copy_from_slice(&self.position);
-                }
-                copy_row(row, &self.row);
-            }
+        for (k, row) in ramp.chunks_exact_mut(n).enumerate() {
+            self.schedule
+                .interpolation
+                .ramp_row(start, diff, end, o0 + k, ramp_minutes + 1, row);
+        }
+        if self.block == Block::Ramp && o0 + ramping == ramp_minutes && !held.is_empty() {
+            self.row.copy_from_slice(&self.position);
+        }
+        for row in held.chunks_exact_mut(n) {
+            copy_row(row, &self.row);
         }
     }
 
