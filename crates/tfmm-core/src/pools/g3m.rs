@@ -347,29 +347,33 @@ impl<S: Scalar> G3mPool<S> {
         }
     }
 
-    /// One arbitrage against the pool at `weights`, executed if it pays for gas and the
-    /// arbitrageur's own costs.
+    /// One arbitrage against the pool at `weights` (its last arbitrage's if `at_last`),
+    /// executed if it pays for gas and the arbitrageur's own costs. `prices` are the
+    /// market's, sliced to the pool's tokens.
     #[inline(always)]
-    fn arbitrage(&mut self, weights: &[S], market: &MarketStep<'_>) {
+    fn arbitrage(&mut self, at_last: bool, weights: &[S], prices: &[f64], market: &MarketStep<'_>) {
+        let n = prices.len();
+        let Self {
+            settings,
+            reserves,
+            last_weights,
+            arbitrageur,
+            delta,
+            revenue,
+        } = self;
+        let (reserves, delta) = (&mut reserves[..n], &mut delta[..n]);
+        let weights = if at_last { &last_weights[..n] } else { weights };
         let gamma = market.gamma();
-        let p = market.prices;
-        let n = p.len();
-        let Some(profit) = self.arbitrageur.optimal_trade(
-            &self.reserves[..n],
-            weights,
-            p,
-            gamma,
-            &mut self.delta[..n],
-        ) else {
+        let Some(profit) = arbitrageur.optimal_trade(reserves, weights, prices, gamma, delta)
+        else {
             return;
         };
         let unwind_cost = if market.arb_fees == 0.0 {
             0.0
         } else {
-            let volume: f64 = self
-                .delta
+            let volume: f64 = delta
                 .iter()
-                .zip(p)
+                .zip(prices)
                 .map(|(d, p)| d.value().abs() * p)
                 .sum();
             0.5 * market.arb_fees * volume
@@ -377,27 +381,29 @@ impl<S: Scalar> G3mPool<S> {
         if profit.value() - market.gas_cost < unwind_cost {
             return;
         }
-        let split = self.settings.protocol_fee_split;
+        let split = settings.protocol_fee_split;
         let fee = 1.0 - gamma;
         let mut inbound = cst::<S>(0.0);
-        for i in 0..p.len() {
-            let d = self.delta[i];
-            self.reserves[i] += d;
+        for ((r, &d), &p) in reserves.iter_mut().zip(delta.iter()).zip(prices) {
+            *r += d;
             if d.value() > 0.0 {
-                inbound += d * p[i];
-                self.reserves[i] -= d * (split * fee);
+                inbound += d * p;
+                *r -= d * (split * fee);
             }
         }
-        self.revenue.lp += inbound * ((1.0 - split) * fee);
-        self.revenue.protocol += inbound * (split * fee);
-        let nu = self.settings.noise_trader_ratio;
+        revenue.lp += inbound * ((1.0 - split) * fee);
+        revenue.protocol += inbound * (split * fee);
+        let nu = settings.noise_trader_ratio;
         if nu > 0.0 && fee > 0.0 {
             // Noise traders' fees (net of the protocol's share) grow every reserve alike.
             let income = inbound * (nu * fee * (1.0 - split));
-            let value = self.value(p);
+            let value = reserves
+                .iter()
+                .zip(prices)
+                .fold(cst::<S>(0.0), |acc, (&r, &p)| acc + r * p);
             let scale = income / value + 1.0;
-            self.reserves.iter_mut().for_each(|r| *r *= scale);
-            self.revenue.lp += income;
+            reserves.iter_mut().for_each(|r| *r *= scale);
+            revenue.lp += income;
         }
     }
 
@@ -461,14 +467,11 @@ impl<S: Scalar> G3mPool<S> {
     #[inline(always)]
     fn step_n(&mut self, n: usize, weights: &[S], market: &MarketStep<'_>) {
         let (weights, prices) = (&weights[..n], &market.prices[..n]);
-        let market = &MarketStep { prices, ..*market };
         self.revenue = FeeRevenue::zero();
         let arbitrage =
             market.arbitrage && TradeWindow::is_open(self.settings.window, market.minute);
         if arbitrage {
-            let previous = std::mem::take(&mut self.last_weights);
-            self.arbitrage(&previous, market);
-            self.last_weights = previous;
+            self.arbitrage(true, weights, prices, market);
         }
         for trade in market.trades {
             self.swap(weights, trade, market);
@@ -479,8 +482,8 @@ impl<S: Scalar> G3mPool<S> {
             .zip(&self.last_weights)
             .any(|(a, b)| a.value() != b.value());
         if arbitrage && (moved || !market.trades.is_empty()) {
-            self.arbitrage(weights, market);
-            self.last_weights.copy_from_slice(weights);
+            self.arbitrage(false, weights, prices, market);
+            self.last_weights[..n].copy_from_slice(weights);
         }
     }
 }
