@@ -150,7 +150,7 @@ fn exp_series<S: Scalar>(s: S) -> S {
 /// `ln(a / b)` for `a` close to `b` (per-minute price and weight ratios), with one division:
 /// the series `2 atanh(z)`, `z = (a - b) / (a + b)`, accurate to a few ulp and several times
 /// cheaper than a libm call; farther apart it is `ln`.
-#[inline]
+#[inline(always)]
 pub fn ln_ratio<S: Scalar>(a: S, b: S) -> S {
     let z = (a - b) / (a + b);
     if z.value().abs() > NEAR_ONE / 2.0 {
@@ -161,7 +161,7 @@ pub fn ln_ratio<S: Scalar>(a: S, b: S) -> S {
 
 /// `exp(s)` for small `s` (per-minute log growth) by its Taylor series to `s^7/5040`
 /// (truncation below 1e-20 for `|s| <= 2^-7`); `exp` otherwise.
-#[inline]
+#[inline(always)]
 pub fn exp_near_zero<S: Scalar>(s: S) -> S {
     if s.value().abs() > NEAR_ZERO {
         return s.exp();

@@ -54,6 +54,9 @@ pub struct Arbitrageur<S> {
     /// has the smallest. Products only, so no division sits on the minute-to-minute chain
     /// of reserves (the weights' reciprocals do not depend on it).
     v: Vec<f64>,
+    /// Indices of the smallest and the largest `v` (set by [`Arbitrageur::in_band`]).
+    dearest: usize,
+    cheapest: usize,
     /// `ln(u_top / u_k)` for the dearest token `top`: all a candidate's closed form needs
     /// from the state besides `1 / u_top`. Near the fee band these are small, so they come
     /// from cheap series rather than library logs.
@@ -77,6 +80,8 @@ impl<S: Scalar> Arbitrageur<S> {
             validity,
             order: (0..n_assets).collect(),
             v: vec![0.0; n_assets],
+            dearest: 0,
+            cheapest: 0,
             rel_ln_u: vec![cst(0.0); n_assets],
             rel_ready: 0,
             gamma: 1.0,
@@ -90,13 +95,20 @@ impl<S: Scalar> Arbitrageur<S> {
     /// token (paying the fee) to withdraw another earns nothing at the margin.
     #[inline(always)]
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
+        // The dearest token (smallest v, first on ties) and the cheapest (largest v, last on
+        // ties): the pair the sorted order would give, found in the same pass.
         let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
+        let (mut cheapest, mut dearest) = (0, 0);
         for i in 0..p.len() {
             let v = r[i].value() * p[i] * (1.0 / w[i].value());
             self.v[i] = v;
+            // Selects by masks: which token is dearest changes at random from call to call.
+            cheapest ^= (cheapest ^ i) & usize::from(v >= hi).wrapping_neg();
+            dearest ^= (dearest ^ i) & usize::from(v < lo).wrapping_neg();
             hi = hi.max(v);
             lo = lo.min(v);
         }
+        (self.dearest, self.cheapest) = (dearest, cheapest);
         gamma * hi <= lo * (1.0 + BAND_SLACK)
     }
 
@@ -122,36 +134,60 @@ impl<S: Scalar> Arbitrageur<S> {
         if self.validity == Validity::ReferenceExact {
             return self.reference_trade(r, w, p, gamma, delta);
         }
-        self.prepare(gamma);
+        self.set_gamma(gamma);
         // Most minutes the optimum is the single pair dearest-in, cheapest-out: try its
         // short closed form first. If tokens it leaves out would trade at its post-trade
         // level, the optimality conditions name the larger signature to try.
+        let mut pair = None;
         let mut best = match self.pair_trade(r, w, p, gamma, delta) {
-            Pair::Optimal(profit) => Some(profit),
-            Pair::Widen(level) => self.widen(level, r, w, p, gamma, delta),
+            Pair::Optimal(profit) => {
+                pair = Some((self.dearest, self.cheapest));
+                Some(profit)
+            }
+            Pair::Widen(level) => {
+                self.sort(n);
+                self.widen(level, r, w, p, gamma, delta)
+            }
             Pair::Unprofitable => None,
         };
         if best.is_none() {
+            self.sort(n);
             best = self.search(r, w, p, gamma, delta);
         }
         let profit = best?;
         // The invariant, over all tokens with the fee on inbound legs, must not fall.
-        let mut change = cst::<S>(0.0);
-        for i in 0..n {
-            if delta[i].value() != 0.0 {
-                let g = if delta[i].value() > 0.0 { gamma } else { 1.0 };
-                change += w[i] * ln_ratio(r[i] + delta[i] * g, r[i]);
+        let change = if let Some((i, o)) = pair {
+            // The general sum below, over the two legs known to trade, in the same order.
+            let into = w[i] * ln_ratio(r[i] + delta[i] * gamma, r[i]);
+            let out_of = w[o] * ln_ratio(r[o] + delta[o], r[o]);
+            if i < o { into + out_of } else { out_of + into }
+        } else {
+            let mut change = cst::<S>(0.0);
+            for k in 0..n {
+                if delta[k].value() != 0.0 {
+                    let g = if delta[k].value() > 0.0 { gamma } else { 1.0 };
+                    change += w[k] * ln_ratio(r[k] + delta[k] * g, r[k]);
+                }
             }
-        }
+            change
+        };
         (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
     }
 
-    /// Orders tokens dearest first (ties by index) and readies the per-call caches; `v` must
-    /// be fresh from [`Arbitrageur::in_band`].
+    /// The fee factor, its log and inverse (constant over most runs, so kept).
     #[inline(always)]
-    fn prepare(&mut self, gamma: f64) {
-        let n = self.v.len();
-        // Dearest first (ties by index): an insertion sort, n being a handful.
+    fn set_gamma(&mut self, gamma: f64) {
+        if gamma != self.gamma {
+            self.gamma = gamma;
+            self.ln_gamma = gamma.ln();
+            self.inv_gamma = 1.0 / gamma;
+        }
+    }
+
+    /// Orders tokens dearest first (ties by index) for the larger signatures; `v` must be
+    /// fresh from [`Arbitrageur::in_band`].
+    fn sort(&mut self, n: usize) {
+        // An insertion sort, n being a handful.
         for i in 0..n {
             self.order[i] = i;
         }
@@ -161,14 +197,6 @@ impl<S: Scalar> Arbitrageur<S> {
                 self.order.swap(j, j - 1);
                 j -= 1;
             }
-        }
-        // Logs relative to the dearest token, computed as candidates need them (the first
-        // candidate, a single pair, usually settles it).
-        self.rel_ready = 0;
-        if gamma != self.gamma {
-            self.gamma = gamma;
-            self.ln_gamma = gamma.ln();
-            self.inv_gamma = 1.0 / gamma;
         }
     }
 
@@ -249,14 +277,28 @@ impl<S: Scalar> Arbitrageur<S> {
     /// optimum when the other tokens would not trade at its post-trade level `v_i e`.
     #[inline(always)]
     fn pair_trade(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64, delta: &mut [S]) -> Pair<S> {
-        let n = p.len();
-        let (i, o) = (self.order[0], self.order[n - 1]);
+        let (i, o) = (self.dearest, self.cheapest);
         // Reserves carry the dependency from minute to minute; weights and prices do not, so
         // divisions among the latter are taken off that chain.
         let rel = ln_ratio(r[o] * p[o] * w[i], r[i] * p[i] * w[o]);
+        // The larger signatures' logs relative to the dearest token start from these two
+        // (the same expressions); the rest are computed as candidates need them.
+        self.rel_ln_u[i] = cst(0.0);
+        self.rel_ln_u[o] = rel;
+        self.rel_ready = (1 << i) | (1 << o);
         let e = exp_near_zero((w[o] * rel - w[i] * self.ln_gamma) * (w[i] + w[o]).recip());
         let level = self.v[i] * e.value();
-        if !self.idle_hold(1, 1, level, gamma) {
+        let slack = 1.0 + BAND_SLACK;
+        // The other tokens by a bit set: as many rounds as tokens besides the pair, whichever
+        // they are, so the loop's branch is predictable.
+        let mut others = (u64::MAX >> (64 - p.len())) & !(1 << i) & !(1 << o);
+        let mut idle = true;
+        while others != 0 {
+            let v = self.v[others.trailing_zeros() as usize];
+            others &= others - 1;
+            idle &= (gamma * level <= v * slack) & (v <= level * slack);
+        }
+        if !idle {
             return Pair::Widen(level);
         }
         let d_in = r[i] * (e - self.inv_gamma);
@@ -552,7 +594,8 @@ mod tests {
             let want = if full.in_band(&r, &w, &p, gamma) {
                 None
             } else {
-                full.prepare(gamma);
+                full.set_gamma(gamma);
+                full.sort(n);
                 full.search(&r, &w, &p, gamma, &mut d_full)
             };
             match (got, want) {

@@ -385,11 +385,12 @@ impl<S: Scalar> G3mPool<S> {
         let fee = 1.0 - gamma;
         let mut inbound = cst::<S>(0.0);
         for ((r, &d), &p) in reserves.iter_mut().zip(delta.iter()).zip(prices) {
+            // A 0/1 mask rather than a branch (which legs are inbound is a coin toss to a
+            // branch predictor); the masked-out terms add exact zeros.
+            let d_in = d * f64::from(u8::from(d.value() > 0.0));
             *r += d;
-            if d.value() > 0.0 {
-                inbound += d * p;
-                *r -= d * (split * fee);
-            }
+            *r -= d_in * (split * fee);
+            inbound += d_in * p;
         }
         revenue.lp += inbound * ((1.0 - split) * fee);
         revenue.protocol += inbound * (split * fee);
