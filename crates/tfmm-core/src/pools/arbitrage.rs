@@ -10,6 +10,7 @@
 //! optimum. (quantammsim tries only single pairs, which leaves profit on the table for
 //! three or more tokens.)
 
+use crate::copy_row;
 use crate::scalar::{Scalar, cst, exp_near_zero, ln_ratio};
 
 /// A trade is accepted when the pool invariant does not fall by more than this, relative.
@@ -54,6 +55,8 @@ pub struct Arbitrageur<S> {
     /// has the smallest. Products only, so no division sits on the minute-to-minute chain
     /// of reserves (the weights' reciprocals do not depend on it).
     v: Vec<f64>,
+    /// Scratch for the weights' reciprocals when the caller does not keep them.
+    inv_weights: Vec<f64>,
     /// Indices of the smallest and the largest `v` (set by [`Arbitrageur::in_band`]).
     dearest: usize,
     cheapest: usize,
@@ -80,6 +83,7 @@ impl<S: Scalar> Arbitrageur<S> {
             validity,
             order: (0..n_assets).collect(),
             v: vec![0.0; n_assets],
+            inv_weights: vec![0.0; n_assets],
             dearest: 0,
             cheapest: 0,
             rel_ln_u: vec![cst(0.0); n_assets],
@@ -95,13 +99,28 @@ impl<S: Scalar> Arbitrageur<S> {
     /// token (paying the fee) to withdraw another earns nothing at the margin.
     #[inline(always)]
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
+        for (q, x) in self.inv_weights.iter_mut().zip(w) {
+            *q = 1.0 / x.value();
+        }
+        let inv = std::mem::take(&mut self.inv_weights);
+        let inside = self.in_band_with(r, &inv, p, gamma);
+        self.inv_weights = inv;
+        inside
+    }
+
+    /// [`Arbitrageur::in_band`] given the weights' reciprocals `inv_w`.
+    #[inline(always)]
+    fn in_band_with(&mut self, r: &[S], inv_w: &[f64], p: &[f64], gamma: f64) -> bool {
+        // Slices of one known length: no bounds checks in the loop.
+        let n = p.len();
+        let (r, inv_w, vs) = (&r[..n], &inv_w[..n], &mut self.v[..n]);
         // The dearest token (smallest v, first on ties) and the cheapest (largest v, last on
         // ties): the pair the sorted order would give, found in the same pass.
         let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
         let (mut cheapest, mut dearest) = (0, 0);
-        for i in 0..p.len() {
-            let v = r[i].value() * p[i] * (1.0 / w[i].value());
-            self.v[i] = v;
+        for i in 0..n {
+            let v = r[i].value() * p[i] * inv_w[i];
+            vs[i] = v;
             // Selects by masks: which token is dearest changes at random from call to call.
             cheapest ^= (cheapest ^ i) & usize::from(v >= hi).wrapping_neg();
             dearest ^= (dearest ^ i) & usize::from(v < lo).wrapping_neg();
@@ -124,10 +143,32 @@ impl<S: Scalar> Arbitrageur<S> {
         gamma: f64,
         delta: &mut [S],
     ) -> Option<S> {
-        if self.in_band(r, w, p, gamma) {
+        for (q, x) in self.inv_weights.iter_mut().zip(w) {
+            *q = 1.0 / x.value();
+        }
+        let inv = std::mem::take(&mut self.inv_weights);
+        let trade = self.optimal_trade_with(r, w, &inv, p, gamma, delta);
+        self.inv_weights = inv;
+        trade
+    }
+
+    /// [`Arbitrageur::optimal_trade`] given the weights' reciprocals `inv_w` (values only):
+    /// a pool that keeps them from one minute to the next saves a division per token.
+    #[inline(always)]
+    pub fn optimal_trade_with(
+        &mut self,
+        r: &[S],
+        w: &[S],
+        inv_w: &[f64],
+        p: &[f64],
+        gamma: f64,
+        delta: &mut [S],
+    ) -> Option<S> {
+        let n = p.len();
+        let (r, w, delta) = (&r[..n], &w[..n], &mut delta[..n]);
+        if self.in_band_with(r, inv_w, p, gamma) {
             return None;
         }
-        let n = p.len();
         if gamma == 1.0 {
             return Some(equilibrium_trade(r, w, p, delta));
         }
@@ -187,6 +228,13 @@ impl<S: Scalar> Arbitrageur<S> {
     /// Orders tokens dearest first (ties by index) for the larger signatures; `v` must be
     /// fresh from [`Arbitrageur::in_band`].
     fn sort(&mut self, n: usize) {
+        if n == 3 {
+            // The band test found both ends (first of the smallest, last of the largest), so
+            // the middle is the third: the order a stable sort gives.
+            let (i, o) = (self.dearest, self.cheapest);
+            self.order[..3].copy_from_slice(&[i, 3 - i - o, o]);
+            return;
+        }
         // An insertion sort, n being a handful.
         for i in 0..n {
             self.order[i] = i;
@@ -214,7 +262,7 @@ impl<S: Scalar> Arbitrageur<S> {
                 };
                 if best.is_none_or(|b| profit.value() > b.value()) {
                     best = Some(profit);
-                    delta.copy_from_slice(&self.candidate);
+                    copy_row(delta, &self.candidate);
                 }
                 if self.idle_hold(ins, outs, level, gamma) {
                     return best;
@@ -264,7 +312,7 @@ impl<S: Scalar> Arbitrageur<S> {
             let (profit, next) = self.candidate_trade(ins, outs, r, w, p, gamma)?;
             level = next;
             if self.idle_hold(ins, outs, level, gamma) {
-                delta.copy_from_slice(&self.candidate);
+                copy_row(delta, &self.candidate);
                 return Some(profit);
             }
         }
@@ -291,12 +339,15 @@ impl<S: Scalar> Arbitrageur<S> {
         let slack = 1.0 + BAND_SLACK;
         // The other tokens by a bit set: as many rounds as tokens besides the pair, whichever
         // they are, so the loop's branch is predictable.
+        // They trade nothing if the pair is the optimum (and `delta` is overwritten if not).
         let mut others = (u64::MAX >> (64 - p.len())) & !(1 << i) & !(1 << o);
         let mut idle = true;
         while others != 0 {
-            let v = self.v[others.trailing_zeros() as usize];
+            let k = others.trailing_zeros() as usize;
             others &= others - 1;
+            let v = self.v[k];
             idle &= (gamma * level <= v * slack) & (v <= level * slack);
+            delta[k] = cst(0.0);
         }
         if !idle {
             return Pair::Widen(level);
@@ -307,7 +358,6 @@ impl<S: Scalar> Arbitrageur<S> {
         if !(d_in.value() > 0.0 && d_out.value() < 0.0 && profit.value() > 0.0) {
             return Pair::Unprofitable;
         }
-        delta.iter_mut().for_each(|d| *d = cst(0.0));
         delta[i] = d_in;
         delta[o] = d_out;
         Pair::Optimal(profit)
@@ -381,7 +431,7 @@ impl<S: Scalar> Arbitrageur<S> {
                 .fold(cst::<S>(0.0), |acc, (&d, &pk)| acc - d * pk);
             if profit.value() > 0.0 && best.is_none_or(|b| profit.value() > b.value()) {
                 best = Some(profit);
-                delta.copy_from_slice(&self.candidate);
+                copy_row(delta, &self.candidate);
             }
         }
         best
@@ -400,6 +450,7 @@ impl<S: Scalar> Arbitrageur<S> {
         gamma: f64,
     ) -> Option<(S, f64)> {
         let n = p.len();
+        debug_assert!(n >= ins + outs);
         let (in_set, rest) = self.order.split_at(ins);
         let out_set = &rest[rest.len() - outs..];
         // The Lagrange level: post-trade invariant reserves are X_k = e^E w_k g_k / p_k with
@@ -431,8 +482,9 @@ impl<S: Scalar> Arbitrageur<S> {
         let scale = exp_near_zero((weighted - total_in * self.ln_gamma) * total.recip())
             * r[top]
             * (w[top].recip() * p[top]);
-        for d in self.candidate.iter_mut() {
-            *d = cst(0.0);
+        // Tokens outside the signature trade nothing.
+        for &k in &self.order[ins..n - outs] {
+            self.candidate[k] = cst(0.0);
         }
         let mut profit = cst::<S>(0.0);
         for &k in in_set {
@@ -453,7 +505,6 @@ impl<S: Scalar> Arbitrageur<S> {
             self.candidate[k] = d;
             profit -= d * p[k];
         }
-        debug_assert!(n >= ins + outs);
         (profit.value() > 0.0).then_some((profit, scale.value()))
     }
 }
