@@ -55,8 +55,6 @@ pub struct Arbitrageur<S> {
     /// has the smallest. Products only, so no division sits on the minute-to-minute chain
     /// of reserves (the weights' reciprocals do not depend on it).
     v: Vec<f64>,
-    /// Scratch for the weights' reciprocals when the caller does not keep them.
-    inv_weights: Vec<f64>,
     /// Indices of the smallest and the largest `v` (set by [`Arbitrageur::in_band`]).
     dearest: usize,
     cheapest: usize,
@@ -83,7 +81,6 @@ impl<S: Scalar> Arbitrageur<S> {
             validity,
             order: (0..n_assets).collect(),
             v: vec![0.0; n_assets],
-            inv_weights: vec![0.0; n_assets],
             dearest: 0,
             cheapest: 0,
             rel_ln_u: vec![cst(0.0); n_assets],
@@ -99,28 +96,13 @@ impl<S: Scalar> Arbitrageur<S> {
     /// token (paying the fee) to withdraw another earns nothing at the margin.
     #[inline(always)]
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
-        for (q, x) in self.inv_weights.iter_mut().zip(w) {
-            *q = 1.0 / x.value();
-        }
-        let inv = std::mem::take(&mut self.inv_weights);
-        let inside = self.in_band_with(r, &inv, p, gamma);
-        self.inv_weights = inv;
-        inside
-    }
-
-    /// [`Arbitrageur::in_band`] given the weights' reciprocals `inv_w`.
-    #[inline(always)]
-    fn in_band_with(&mut self, r: &[S], inv_w: &[f64], p: &[f64], gamma: f64) -> bool {
-        // Slices of one known length: no bounds checks in the loop.
-        let n = p.len();
-        let (r, inv_w, vs) = (&r[..n], &inv_w[..n], &mut self.v[..n]);
         // The dearest token (smallest v, first on ties) and the cheapest (largest v, last on
         // ties): the pair the sorted order would give, found in the same pass.
         let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
-        let (mut cheapest, mut dearest) = (0, 0);
-        for i in 0..n {
-            let v = r[i].value() * p[i] * inv_w[i];
-            vs[i] = v;
+        let (mut cheapest, mut dearest) = (0usize, 0usize);
+        for i in 0..p.len() {
+            let v = r[i].value() * p[i] * (1.0 / w[i].value());
+            self.v[i] = v;
             // Selects by masks: which token is dearest changes at random from call to call.
             cheapest ^= (cheapest ^ i) & usize::from(v >= hi).wrapping_neg();
             dearest ^= (dearest ^ i) & usize::from(v < lo).wrapping_neg();
@@ -143,30 +125,9 @@ impl<S: Scalar> Arbitrageur<S> {
         gamma: f64,
         delta: &mut [S],
     ) -> Option<S> {
-        for (q, x) in self.inv_weights.iter_mut().zip(w) {
-            *q = 1.0 / x.value();
-        }
-        let inv = std::mem::take(&mut self.inv_weights);
-        let trade = self.optimal_trade_with(r, w, &inv, p, gamma, delta);
-        self.inv_weights = inv;
-        trade
-    }
-
-    /// [`Arbitrageur::optimal_trade`] given the weights' reciprocals `inv_w` (values only):
-    /// a pool that keeps them from one minute to the next saves a division per token.
-    #[inline(always)]
-    pub fn optimal_trade_with(
-        &mut self,
-        r: &[S],
-        w: &[S],
-        inv_w: &[f64],
-        p: &[f64],
-        gamma: f64,
-        delta: &mut [S],
-    ) -> Option<S> {
         let n = p.len();
         let (r, w, delta) = (&r[..n], &w[..n], &mut delta[..n]);
-        if self.in_band_with(r, inv_w, p, gamma) {
+        if self.in_band(r, w, p, gamma) {
             return None;
         }
         if gamma == 1.0 {
@@ -225,9 +186,11 @@ impl<S: Scalar> Arbitrageur<S> {
         }
     }
 
-    /// Orders tokens dearest first (ties by index) for the larger signatures; `v` must be
-    /// fresh from [`Arbitrageur::in_band`].
+    /// Orders tokens dearest first (ties by index) for the larger signatures; `v`, `dearest`
+    /// and `cheapest` must be fresh from [`Arbitrageur::in_band`].
     fn sort(&mut self, n: usize) {
+        // Logs relative to the dearest token, computed as candidates need them.
+        self.rel_ready = 0;
         if n == 3 {
             // The band test found both ends (first of the smallest, last of the largest), so
             // the middle is the third: the order a stable sort gives.
@@ -252,6 +215,7 @@ impl<S: Scalar> Arbitrageur<S> {
     /// trade at the post-trade level either (the optimality conditions hold), that
     /// candidate is the optimum and the search stops. In-set: the `ins` tokens the pool
     /// prices dearest; out-set: the `outs` cheapest.
+    #[inline(never)]
     fn search(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64, delta: &mut [S]) -> Option<S> {
         let n = p.len();
         let mut best: Option<S> = None;
@@ -287,6 +251,7 @@ impl<S: Scalar> Arbitrageur<S> {
     /// for: the leading tokens dear enough to deposit even after the fee, the trailing ones
     /// cheap enough to withdraw. Its candidate is the optimum once the
     /// conditions hold for it too; a few rounds settle it, else `None`.
+    #[inline(never)]
     fn widen(
         &mut self,
         mut level: f64,
@@ -329,17 +294,12 @@ impl<S: Scalar> Arbitrageur<S> {
         // Reserves carry the dependency from minute to minute; weights and prices do not, so
         // divisions among the latter are taken off that chain.
         let rel = ln_ratio(r[o] * p[o] * w[i], r[i] * p[i] * w[o]);
-        // The larger signatures' logs relative to the dearest token start from these two
-        // (the same expressions); the rest are computed as candidates need them.
-        self.rel_ln_u[i] = cst(0.0);
-        self.rel_ln_u[o] = rel;
-        self.rel_ready = (1 << i) | (1 << o);
         let e = exp_near_zero((w[o] * rel - w[i] * self.ln_gamma) * (w[i] + w[o]).recip());
         let level = self.v[i] * e.value();
         let slack = 1.0 + BAND_SLACK;
         // The other tokens by a bit set: as many rounds as tokens besides the pair, whichever
-        // they are, so the loop's branch is predictable.
-        // They trade nothing if the pair is the optimum (and `delta` is overwritten if not).
+        // they are, so the loop's branch is predictable. They trade nothing if the pair is
+        // the optimum (and `delta` is overwritten if not).
         let mut others = (u64::MAX >> (64 - p.len())) & !(1 << i) & !(1 << o);
         let mut idle = true;
         while others != 0 {
@@ -366,6 +326,7 @@ impl<S: Scalar> Arbitrageur<S> {
     /// quantammsim's sifter: every single-pair signature in its order (its product over
     /// `[1, 0, -1]`, first token most significant), its closed form and its exact-comparison
     /// validity test; the most profitable valid candidate wins.
+    #[inline(never)]
     fn reference_trade(
         &mut self,
         r: &[S],
@@ -431,15 +392,19 @@ impl<S: Scalar> Arbitrageur<S> {
                 .fold(cst::<S>(0.0), |acc, (&d, &pk)| acc - d * pk);
             if profit.value() > 0.0 && best.is_none_or(|b| profit.value() > b.value()) {
                 best = Some(profit);
-                copy_row(delta, &self.candidate);
+                delta.copy_from_slice(&self.candidate);
             }
         }
         best
     }
 
-    /// The closed-form optimum for one signature and its Lagrange level (the post-trade
-    /// `v` of its out-tokens, the inverse of their marginal value); `None` if its signs contradict it (then another signature
-    /// is the optimum) or it earns nothing.
+    /// The closed-form optimum for one signature and its Lagrange level (the post-trade `v`
+    /// of its out-tokens, the inverse of their marginal value); `None` if its signs
+    /// contradict it (then another signature is the optimum) or it earns nothing.
+    // Out of line, as are the other rare paths: inlined into the per-minute step they make
+    // it too large for dual numbers' arithmetic to be inlined in turn (gradients 1.6x
+    // slower).
+    #[inline(never)]
     fn candidate_trade(
         &mut self,
         ins: usize,
@@ -450,7 +415,6 @@ impl<S: Scalar> Arbitrageur<S> {
         gamma: f64,
     ) -> Option<(S, f64)> {
         let n = p.len();
-        debug_assert!(n >= ins + outs);
         let (in_set, rest) = self.order.split_at(ins);
         let out_set = &rest[rest.len() - outs..];
         // The Lagrange level: post-trade invariant reserves are X_k = e^E w_k g_k / p_k with
@@ -482,7 +446,6 @@ impl<S: Scalar> Arbitrageur<S> {
         let scale = exp_near_zero((weighted - total_in * self.ln_gamma) * total.recip())
             * r[top]
             * (w[top].recip() * p[top]);
-        // Tokens outside the signature trade nothing.
         for &k in &self.order[ins..n - outs] {
             self.candidate[k] = cst(0.0);
         }
@@ -505,6 +468,7 @@ impl<S: Scalar> Arbitrageur<S> {
             self.candidate[k] = d;
             profit -= d * p[k];
         }
+        debug_assert!(n >= ins + outs);
         (profit.value() > 0.0).then_some((profit, scale.value()))
     }
 }
