@@ -55,6 +55,8 @@ pub struct Arbitrageur<S> {
     /// has the smallest. Products only, so no division sits on the minute-to-minute chain
     /// of reserves (the weights' reciprocals do not depend on it).
     v: Vec<f64>,
+    /// Scratch for the weights' reciprocals when the caller does not keep them.
+    inv_weights: Vec<f64>,
     /// Indices of the smallest and the largest `v` (set by [`Arbitrageur::in_band`]).
     dearest: usize,
     cheapest: usize,
@@ -81,6 +83,7 @@ impl<S: Scalar> Arbitrageur<S> {
             validity,
             order: (0..n_assets).collect(),
             v: vec![0.0; n_assets],
+            inv_weights: vec![0.0; n_assets],
             dearest: 0,
             cheapest: 0,
             rel_ln_u: vec![cst(0.0); n_assets],
@@ -96,13 +99,28 @@ impl<S: Scalar> Arbitrageur<S> {
     /// token (paying the fee) to withdraw another earns nothing at the margin.
     #[inline(always)]
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
-        // The dearest token (smallest v, first on ties) and the cheapest (largest v, last on
-        // ties): the pair the sorted order would give, found in the same pass.
+        for (q, x) in self.inv_weights.iter_mut().zip(w) {
+            *q = 1.0 / x.value();
+        }
+        let inv = std::mem::take(&mut self.inv_weights);
+        let inside = self.in_band_with(r, &inv, p, gamma);
+        self.inv_weights = inv;
+        inside
+    }
+
+    /// [`Arbitrageur::in_band`] given the weights' reciprocals `inv_w`.
+    #[inline(always)]
+    fn in_band_with(&mut self, r: &[S], inv_w: &[f64], p: &[f64], gamma: f64) -> bool {
+        // Slices of one known length: no bounds checks in the loop. The dearest token
+        // (smallest v, first on ties) and the cheapest (largest v, last on ties) are the pair
+        // the sorted order would give, found in the same pass.
+        let n = p.len();
+        let (r, inv_w, vs) = (&r[..n], &inv_w[..n], &mut self.v[..n]);
         let (mut hi, mut lo) = (f64::NEG_INFINITY, f64::INFINITY);
-        let (mut cheapest, mut dearest) = (0usize, 0usize);
-        for i in 0..p.len() {
-            let v = r[i].value() * p[i] * (1.0 / w[i].value());
-            self.v[i] = v;
+        let (mut cheapest, mut dearest) = (0, 0);
+        for i in 0..n {
+            let v = r[i].value() * p[i] * inv_w[i];
+            vs[i] = v;
             // Selects by masks: which token is dearest changes at random from call to call.
             cheapest ^= (cheapest ^ i) & usize::from(v >= hi).wrapping_neg();
             dearest ^= (dearest ^ i) & usize::from(v < lo).wrapping_neg();
@@ -125,9 +143,30 @@ impl<S: Scalar> Arbitrageur<S> {
         gamma: f64,
         delta: &mut [S],
     ) -> Option<S> {
+        for (q, x) in self.inv_weights.iter_mut().zip(w) {
+            *q = 1.0 / x.value();
+        }
+        let inv = std::mem::take(&mut self.inv_weights);
+        let trade = self.optimal_trade_with(r, w, &inv, p, gamma, delta);
+        self.inv_weights = inv;
+        trade
+    }
+
+    /// [`Arbitrageur::optimal_trade`] given the weights' reciprocals `inv_w` (values only):
+    /// a pool that keeps them from one minute to the next saves a division per token.
+    #[inline(always)]
+    pub fn optimal_trade_with(
+        &mut self,
+        r: &[S],
+        w: &[S],
+        inv_w: &[f64],
+        p: &[f64],
+        gamma: f64,
+        delta: &mut [S],
+    ) -> Option<S> {
         let n = p.len();
         let (r, w, delta) = (&r[..n], &w[..n], &mut delta[..n]);
-        if self.in_band(r, w, p, gamma) {
+        if self.in_band_with(r, inv_w, p, gamma) {
             return None;
         }
         if gamma == 1.0 {
@@ -401,9 +440,8 @@ impl<S: Scalar> Arbitrageur<S> {
     /// The closed-form optimum for one signature and its Lagrange level (the post-trade `v`
     /// of its out-tokens, the inverse of their marginal value); `None` if its signs
     /// contradict it (then another signature is the optimum) or it earns nothing.
-    // Out of line, as are the other rare paths: inlined into the per-minute step they make
-    // it too large for dual numbers' arithmetic to be inlined in turn (gradients 1.6x
-    // slower).
+    // Out of line, as are the other rare paths: they keep the inlined per-minute step small
+    // (with dual numbers its size decides what else the optimiser inlines).
     #[inline(never)]
     fn candidate_trade(
         &mut self,

@@ -330,7 +330,10 @@ pub struct G3mPool<S> {
     reserves: Vec<S>,
     /// Weights at the last arbitrage minute: the pool arbitrageurs last saw.
     last_weights: Vec<S>,
-
+    /// Reciprocals of `last_weights` (values), and room for the new minute's: each weight
+    /// is divided by once, not once per sub-step.
+    inv_last_weights: Vec<f64>,
+    inv_weights: Vec<f64>,
     arbitrageur: Arbitrageur<S>,
     delta: Vec<S>,
     revenue: FeeRevenue<S>,
@@ -342,6 +345,8 @@ impl<S: Scalar> G3mPool<S> {
             settings,
             reserves: vec![cst(0.0); n_assets],
             last_weights: vec![cst(0.0); n_assets],
+            inv_last_weights: vec![0.0; n_assets],
+            inv_weights: vec![0.0; n_assets],
             arbitrageur: Arbitrageur::with_validity(n_assets, settings.validity),
             delta: vec![cst(0.0); n_assets],
             revenue: FeeRevenue::zero(),
@@ -358,14 +363,21 @@ impl<S: Scalar> G3mPool<S> {
             settings,
             reserves,
             last_weights,
+            inv_last_weights,
+            inv_weights,
             arbitrageur,
             delta,
             revenue,
         } = self;
         let (reserves, delta) = (&mut reserves[..n], &mut delta[..n]);
-        let weights = if at_last { &last_weights[..n] } else { weights };
+        let (weights, inv) = if at_last {
+            (&last_weights[..n], &inv_last_weights[..n])
+        } else {
+            (weights, &inv_weights[..n])
+        };
         let gamma = market.gamma();
-        let Some(profit) = arbitrageur.optimal_trade(reserves, weights, prices, gamma, delta)
+        let Some(profit) =
+            arbitrageur.optimal_trade_with(reserves, weights, inv, prices, gamma, delta)
         else {
             return;
         };
@@ -442,6 +454,9 @@ impl<S: Scalar> Pool<S> for G3mPool<S> {
             &mut self.reserves,
         );
         self.last_weights.copy_from_slice(weights);
+        for (q, w) in self.inv_last_weights.iter_mut().zip(weights) {
+            *q = 1.0 / w.value();
+        }
         self.revenue = FeeRevenue::zero();
     }
 
@@ -484,8 +499,12 @@ impl<S: Scalar> G3mPool<S> {
             .zip(&self.last_weights)
             .any(|(a, b)| a.value() != b.value());
         if arbitrage && (moved || !market.trades.is_empty()) {
+            for (q, w) in self.inv_weights[..n].iter_mut().zip(weights) {
+                *q = 1.0 / w.value();
+            }
             self.arbitrage(false, weights, prices, market);
             self.last_weights[..n].copy_from_slice(weights);
+            std::mem::swap(&mut self.inv_last_weights, &mut self.inv_weights);
         }
     }
 }
