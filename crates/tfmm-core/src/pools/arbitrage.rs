@@ -99,13 +99,19 @@ impl<S: Scalar> Arbitrageur<S> {
     /// token (paying the fee) to withdraw another earns nothing at the margin.
     #[inline(always)]
     pub fn in_band(&mut self, r: &[S], w: &[S], p: &[f64], gamma: f64) -> bool {
-        for (q, x) in self.inv_weights.iter_mut().zip(w) {
+        self.with_inverse_weights(w, |arb, inv| arb.in_band_with(r, inv, p, gamma))
+    }
+
+    /// Runs `f` with the reciprocals of `w` (values), computed into the scratch row.
+    #[inline(always)]
+    fn with_inverse_weights<T>(&mut self, w: &[S], f: impl FnOnce(&mut Self, &[f64]) -> T) -> T {
+        let mut inv = std::mem::take(&mut self.inv_weights);
+        for (q, x) in inv.iter_mut().zip(w) {
             *q = 1.0 / x.value();
         }
-        let inv = std::mem::take(&mut self.inv_weights);
-        let inside = self.in_band_with(r, &inv, p, gamma);
+        let out = f(self, &inv);
         self.inv_weights = inv;
-        inside
+        out
     }
 
     /// [`Arbitrageur::in_band`] given the weights' reciprocals `inv_w`.
@@ -143,13 +149,9 @@ impl<S: Scalar> Arbitrageur<S> {
         gamma: f64,
         delta: &mut [S],
     ) -> Option<S> {
-        for (q, x) in self.inv_weights.iter_mut().zip(w) {
-            *q = 1.0 / x.value();
-        }
-        let inv = std::mem::take(&mut self.inv_weights);
-        let trade = self.optimal_trade_with(r, w, &inv, p, gamma, delta);
-        self.inv_weights = inv;
-        trade
+        self.with_inverse_weights(w, |arb, inv| {
+            arb.optimal_trade_with(r, w, inv, p, gamma, delta)
+        })
     }
 
     /// [`Arbitrageur::optimal_trade`] given the weights' reciprocals `inv_w` (values only):
