@@ -1,5 +1,7 @@
 //! Drives a price history through a weight engine and a pool: the whole-history run is a
-//! loop over the same step functions a live keeper would call minute by minute.
+//! loop over the same step functions a live keeper would call minute by minute. Weights,
+//! and pools with a block path on frictionless markets, go a block of minutes at a time, with
+//! the minute-by-minute results bit for bit (tests/streaming.rs).
 
 use crate::error::{Error, Result};
 use crate::pools::{FeeRevenue, MarketStep, Pool, Trade};
