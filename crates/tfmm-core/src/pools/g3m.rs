@@ -8,36 +8,7 @@
 
 use super::arbitrage::{Arbitrageur, Validity, swap_out};
 use super::{FeeRevenue, MarketStep, Pool, Trade, deposit};
-use crate::scalar::{
-    Scalar, cst, exp_near_zero, exp_near_zeros, ln_1p_near_zeros, ln_ratio, ln_ratios,
-};
-
-/// Growth of a zero-fee G3M pool's value over one arbitrage step: the price move
-/// `p_prev -> p` at the old weights keeps the invariant (`prod x_j^w_prev_j`, `x = p / p_prev`),
-/// then the weight change `w_prev -> w` at the new prices costs `exp(-KL(w || w_prev))`.
-/// Both in log space, the ratios being close to 1 minute to minute.
-pub fn zero_fee_growth<S: Scalar>(w_prev: &[S], p_prev: &[f64], w: &[S], p: &[f64]) -> S {
-    let mut log_growth = cst::<S>(0.0);
-    for j in 0..p.len() {
-        log_growth += w_prev[j] * ln_ratio(cst::<S>(p[j]), cst::<S>(p_prev[j]));
-    }
-    // Unchanged weights (most minutes) cost nothing: skip the logs.
-    if w.iter().zip(w_prev).any(|(a, b)| a.value() != b.value()) {
-        for j in 0..w.len() {
-            log_growth -= w[j] * ln_ratio(w[j], w_prev[j]);
-        }
-    }
-    exp_near_zero(log_growth)
-}
-
-/// Reserve multipliers for one zero-fee arbitrage step (the reference's closed form):
-/// the pool ends at equilibrium, `R_i = w_i V / p_i`.
-pub fn zero_fee_ratio<S: Scalar>(w_prev: &[S], p_prev: &[f64], w: &[S], p: &[f64], out: &mut [S]) {
-    let growth = zero_fee_growth(w_prev, p_prev, w, p);
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = growth * (w[i] / w_prev[i]) / (p[i] / p_prev[i]);
-    }
-}
+use crate::scalar::{Scalar, cst, exp_near_zeros, ln_1p_near_zeros, ln_ratios};
 
 /// Minutes in which a hodling index pool may trade: the first
 /// `weight_interpolation_period` minutes of every chunk of the bout.
@@ -517,17 +488,15 @@ mod tests {
         MarketStep::frictionless(t, p)
     }
 
-    // spec reserves.md §6.3.
+    // spec reserves.md §6.3: the reference's reserve multipliers for one zero-fee step.
     #[test]
     fn ratio_matches_reference() {
-        let mut out = [0.0f64; 2];
-        zero_fee_ratio(
-            &[0.5, 0.5],
-            &[100.0, 2000.0],
-            &[0.6, 0.4],
-            &[105.0, 1950.0],
-            &mut out,
-        );
+        let (w0, p0, w1, p1) = ([0.5, 0.5], [100.0, 2000.0], [0.6, 0.4], [105.0, 1950.0]);
+        let mut pool = G3mZeroFee::new(2, 1e6);
+        pool.init(&w0, &minute(0, &p0));
+        let before = pool.reserves().to_vec();
+        pool.step(&w1, &minute(1, &p1));
+        let out: Vec<f64> = (0..2).map(|i| pool.reserves()[i] / before[i]).collect();
         assert!((out[0] - 1.1332981033216312).abs() < 1e-15, "{out:?}");
         assert!((out[1] - 0.8136499203334787).abs() < 1e-15, "{out:?}");
     }

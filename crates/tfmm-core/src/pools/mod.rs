@@ -12,7 +12,7 @@ mod hodl;
 mod rebalancing;
 pub mod reclamm;
 
-pub use g3m::{G3mPool, G3mSettings, G3mZeroFee, TradeWindow, zero_fee_growth, zero_fee_ratio};
+pub use g3m::{G3mPool, G3mSettings, G3mZeroFee, TradeWindow};
 pub use hodl::Hodl;
 pub use rebalancing::Rebalancing;
 
