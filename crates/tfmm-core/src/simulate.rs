@@ -430,3 +430,63 @@ pub fn run<S: Scalar, W: WeightPath<S> + ?Sized, P: Pool<S> + ?Sized>(
     simulate(weights, pool, market, n_rows, |row| out.push(&row))?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pools::G3mZeroFee;
+    use crate::weights::ConstantWeights;
+
+    /// A pool stepped minute by minute, optionally through the trait's default block path.
+    struct Stepped {
+        inner: G3mZeroFee<f64>,
+        blocks: bool,
+    }
+
+    impl Pool<f64> for Stepped {
+        fn n_assets(&self) -> usize {
+            self.inner.n_assets()
+        }
+        fn init(&mut self, weights: &[f64], market: &MarketStep<'_>) {
+            self.inner.init(weights, market);
+        }
+        fn step(&mut self, weights: &[f64], market: &MarketStep<'_>) {
+            self.inner.step(weights, market);
+        }
+        fn reserves(&self) -> &[f64] {
+            self.inner.reserves()
+        }
+        fn steps_frictionless_blocks(&self) -> bool {
+            self.blocks
+        }
+    }
+
+    /// The default `step_frictionless` (minute steps inside a block) gives the minute-by-minute
+    /// driver's rows exactly, across several blocks.
+    #[test]
+    fn default_block_path_equals_minute_steps() {
+        let minutes = 3 * BLOCK_MINUTES + 17;
+        let prices: Vec<f64> = (0..minutes)
+            .flat_map(|t| {
+                let f = t as f64;
+                [
+                    100.0 * (1.0 + 0.01 * (f * 0.3).sin()),
+                    5.0 * (1.0 + 0.02 * (f * 0.17).cos()),
+                ]
+            })
+            .collect();
+        let market = Market::new(2, &prices);
+        let run_with = |blocks: bool| {
+            let mut weights = ConstantWeights::new(vec![0.3, 0.7], 0);
+            let mut pool = Stepped {
+                inner: G3mZeroFee::new(2, 1e6),
+                blocks,
+            };
+            run(&mut weights, &mut pool, &market, minutes).expect("a valid run")
+        };
+        let (blocked, stepped) = (run_with(true), run_with(false));
+        assert_eq!(blocked, stepped);
+        assert_eq!(blocked.n_rows(), minutes);
+        assert!(blocked.values[minutes - 1] != blocked.values[0]);
+    }
+}
