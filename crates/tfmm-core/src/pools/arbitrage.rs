@@ -36,6 +36,14 @@ pub enum Validity {
 /// such trades would earn about this share of the pool's value, i.e. nothing.
 const BAND_SLACK: f64 = 1e-12;
 
+/// Whether a token with `v` would not trade once the traded ones sit at `level`: inside its
+/// fee band there, `gamma level <= v <= level` (to [`BAND_SLACK`]).
+#[inline(always)]
+fn stays_idle(v: f64, level: f64, gamma: f64) -> bool {
+    let slack = 1.0 + BAND_SLACK;
+    (gamma * level <= v * slack) & (v <= level * slack)
+}
+
 /// What the single-pair closed form says about the optimum.
 enum Pair<S> {
     /// The pair trade is the optimum.
@@ -282,10 +290,9 @@ impl<S: Scalar> Arbitrageur<S> {
     /// band there, `gamma level <= v_k <= level`.
     #[inline(always)]
     fn idle_hold(&self, ins: usize, outs: usize, level: f64, gamma: f64) -> bool {
-        let slack = 1.0 + BAND_SLACK;
         self.order[ins..self.order.len() - outs]
             .iter()
-            .all(|&k| gamma * level <= self.v[k] * slack && self.v[k] <= level * slack)
+            .all(|&k| stays_idle(self.v[k], level, gamma))
     }
 
     /// From a signature's post-trade level, the signature the optimality conditions call
@@ -337,7 +344,6 @@ impl<S: Scalar> Arbitrageur<S> {
         let rel = ln_ratio(r[o] * p[o] * w[i], r[i] * p[i] * w[o]);
         let e = exp_near_zero((w[o] * rel - w[i] * self.ln_gamma) * (w[i] + w[o]).recip());
         let level = self.v[i] * e.value();
-        let slack = 1.0 + BAND_SLACK;
         // The other tokens by a bit set: as many rounds as tokens besides the pair, whichever
         // they are, so the loop's branch is predictable. They trade nothing if the pair is
         // the optimum (and `delta` is overwritten if not).
@@ -346,8 +352,7 @@ impl<S: Scalar> Arbitrageur<S> {
         while others != 0 {
             let k = others.trailing_zeros() as usize;
             others &= others - 1;
-            let v = self.v[k];
-            idle &= (gamma * level <= v * slack) & (v <= level * slack);
+            idle &= stays_idle(self.v[k], level, gamma);
             delta[k] = cst(0.0);
         }
         if !idle {
