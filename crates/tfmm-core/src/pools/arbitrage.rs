@@ -44,6 +44,12 @@ fn stays_idle(v: f64, level: f64, gamma: f64) -> bool {
     (gamma * level <= v * slack) & (v <= level * slack)
 }
 
+/// Whether a trade's change of the invariant's log (fee-adjusted) is within the tolerance.
+#[inline(always)]
+fn keeps_invariant<S: Scalar>(change: S) -> bool {
+    change.value() >= -INVARIANT_TOLERANCE
+}
+
 /// What the single-pair closed form says about the optimum.
 enum Pair<S> {
     /// The pair trade is the optimum.
@@ -189,40 +195,39 @@ impl<S: Scalar> Arbitrageur<S> {
         // Most minutes the optimum is the single pair dearest-in, cheapest-out: try its
         // short closed form first. If tokens it leaves out would trade at its post-trade
         // level, the optimality conditions name the larger signature to try.
-        let mut pair = None;
-        let mut best = match self.pair_trade(r, w, p, gamma, delta) {
+        let best = match self.pair_trade(r, w, p, gamma, delta) {
             Pair::Optimal(profit) => {
-                pair = Some((self.dearest, self.cheapest));
-                Some(profit)
+                // The invariant check below over the two legs known to trade, in the same
+                // order; on its own branch, so the pair-or-wider choice is predicted once.
+                let (i, o) = (self.dearest, self.cheapest);
+                let into = w[i] * ln_ratio(r[i] + delta[i] * gamma, r[i]);
+                let out_of = w[o] * ln_ratio(r[o] + delta[o], r[o]);
+                return keeps_invariant(if i < o { into + out_of } else { out_of + into })
+                    .then_some(profit);
             }
+            Pair::Widen(level) if n == 3 => self.widen_three(level, r, w, p, gamma, delta),
             Pair::Widen(level) => {
                 self.sort(n);
                 self.widen(level, r, w, p, gamma, delta)
             }
             Pair::Unprofitable => None,
         };
-        if best.is_none() {
-            self.sort(n);
-            best = self.search(r, w, p, gamma, delta);
-        }
-        let profit = best?;
-        // The invariant, over all tokens with the fee on inbound legs, must not fall.
-        let change = if let Some((i, o)) = pair {
-            // The general sum below, over the two legs known to trade, in the same order.
-            let into = w[i] * ln_ratio(r[i] + delta[i] * gamma, r[i]);
-            let out_of = w[o] * ln_ratio(r[o] + delta[o], r[o]);
-            if i < o { into + out_of } else { out_of + into }
-        } else {
-            let mut change = cst::<S>(0.0);
-            for k in 0..n {
-                if delta[k].value() != 0.0 {
-                    let g = if delta[k].value() > 0.0 { gamma } else { 1.0 };
-                    change += w[k] * ln_ratio(r[k] + delta[k] * g, r[k]);
-                }
+        let profit = match best {
+            Some(profit) => profit,
+            None => {
+                self.sort(n);
+                self.search(r, w, p, gamma, delta)?
             }
-            change
         };
-        (change.value() >= -INVARIANT_TOLERANCE).then_some(profit)
+        // The invariant, over all tokens with the fee on inbound legs, must not fall. Idle
+        // tokens add exact zeros (`ln_ratio` of equal numbers is 0); no branch on which legs
+        // go in, a coin toss between calls.
+        let mut change = cst::<S>(0.0);
+        for k in 0..n {
+            let g = [1.0, gamma][usize::from(delta[k].value() > 0.0)];
+            change += w[k] * ln_ratio(r[k] + delta[k] * g, r[k]);
+        }
+        keeps_invariant(change).then_some(profit)
     }
 
     /// The fee factor, its log and inverse (constant over most runs, so kept).
@@ -330,6 +335,48 @@ impl<S: Scalar> Arbitrageur<S> {
             }
         }
         None
+    }
+
+    /// [`Arbitrageur::widen`] for three tokens, where it settles in one step: the middle
+    /// token trades too, in if dear enough to deposit after the fee at the pair's `level`,
+    /// else out, so every token trades and no idle token is left to check. Written without
+    /// loops or branches on that choice (a coin toss from minute to minute); post-trade
+    /// reserves are `R_k exp(E' - ln(v_k / v_top))`, which needs no division. `None` if the
+    /// legs contradict the signature (the full search then decides).
+    #[inline(never)]
+    fn widen_three(
+        &mut self,
+        level: f64,
+        r: &[S],
+        w: &[S],
+        p: &[f64],
+        gamma: f64,
+        delta: &mut [S],
+    ) -> Option<S> {
+        let (i, o) = (self.dearest, self.cheapest);
+        let m = 3 - i - o;
+        let m_in = gamma * level > self.v[m] * (1.0 + BAND_SLACK);
+        let top_value = r[i] * p[i];
+        let rel_m = ln_ratio(r[m] * p[m] * w[i], top_value * w[m]);
+        let rel_o = ln_ratio(r[o] * p[o] * w[i], top_value * w[o]);
+        let total_in = w[i] + w[m] * f64::from(u8::from(m_in));
+        let total = w[i] + w[m] + w[o];
+        let exponent = (w[m] * rel_m + w[o] * rel_o - total_in * self.ln_gamma) * total.recip();
+        let refund_m = [1.0, self.inv_gamma][usize::from(m_in)];
+        let d_i = r[i] * (exp_near_zero(exponent) - self.inv_gamma);
+        let d_m = r[m] * (exp_near_zero(exponent - rel_m) - refund_m);
+        let d_o = r[o] * (exp_near_zero(exponent - rel_o) - 1.0);
+        let profit = -(d_i * p[i] + d_m * p[m] + d_o * p[o]);
+        let consistent = (d_i.value() > 0.0)
+            & ((d_m.value() > 0.0) == m_in)
+            & (d_m.value() != 0.0)
+            & (d_o.value() < 0.0)
+            & (profit.value() > 0.0);
+        if !consistent {
+            return None;
+        }
+        (delta[i], delta[m], delta[o]) = (d_i, d_m, d_o);
+        Some(profit)
     }
 
     /// The optimum for depositing only the dearest token and withdrawing only the cheapest.
@@ -634,7 +681,7 @@ mod tests {
             state ^= state << 17;
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        let (mut widened, mut traded) = (0, 0);
+        let (mut widened, mut widened_three, mut traded) = (0, 0, 0);
         for case in 0..4000 {
             let n = 2 + case % 5;
             let gamma = 1.0 - [0.0005, 0.003, 0.01, 0.05][case % 4];
@@ -661,7 +708,9 @@ mod tests {
             match (got, want) {
                 (Some(a), Some(b)) => {
                     traded += 1;
-                    widened += usize::from(d_fast.iter().filter(|d| **d != 0.0).count() > 2);
+                    let wide = d_fast.iter().filter(|d| **d != 0.0).count() > 2;
+                    widened += usize::from(wide);
+                    widened_three += usize::from(wide && n == 3);
                     // Profits agree to rounding of the pool's value (1e6).
                     assert!((a - b).abs() <= 1e-7, "case {case}: {a} vs {b}");
                     for i in 0..n {
@@ -676,10 +725,11 @@ mod tests {
                 other => panic!("case {case}: {other:?}"),
             }
         }
-        // The test has teeth only if both shortcuts and multi-token optima occur.
+        // The test has teeth only if both shortcuts and multi-token optima occur (three
+        // tokens have a widening of their own).
         assert!(
-            traded > 3000 && widened > 300,
-            "{traded} trades, {widened} widened"
+            traded > 3000 && widened > 300 && widened_three > 300,
+            "{traded} trades, {widened} widened, {widened_three} of three tokens"
         );
     }
 
