@@ -340,8 +340,9 @@ impl<S: Scalar> Arbitrageur<S> {
     /// [`Arbitrageur::widen`] for three tokens, where it settles in one step: the middle
     /// token trades too, in if dear enough to deposit after the fee at the pair's `level`,
     /// else out, so every token trades and no idle token is left to check. Written without
-    /// loops or branches on that choice (a coin toss from minute to minute); post-trade
-    /// reserves are `R_k exp(E' - ln(v_k / v_top))`, which needs no division. `None` if the
+    /// loops or branches on that choice (a coin toss from minute to minute). The legs are
+    /// `R_k (exp(E' - ln(v_k / v_top)) - c_k)`, `c_k = 1 / gamma` for deposits and 1 for
+    /// withdrawals ([`Arbitrageur::candidate_trade`]'s, without its divisions). `None` if the
     /// legs contradict the signature (the full search then decides).
     #[inline(never)]
     fn widen_three(
