@@ -218,23 +218,23 @@ fn run<'py>(
             tfmm_run::output::write_all(&out, &report, dir).map_err(error)?;
         }
         let summary = tfmm_run::output::summary(&out, &report);
-        let traj = &out.trajectory;
+        let (n_rows, n_assets) = (out.n_rows(), out.config.n_assets());
+        let unix_ms = (0..n_rows).map(|r| out.unix_ms(r)).collect();
+        // The run's own rows move into the arrays: a year of minutes is tens of MB.
+        let traj = out.trajectory;
         Ok(RunArrays {
-            n_rows: out.n_rows(),
-            n_assets: out.config.n_assets(),
-            unix_ms: (0..out.n_rows()).map(|r| out.unix_ms(r)).collect(),
-            value: traj.values.clone(),
-            weights: traj.weights.clone(),
-            reserves: traj.reserves.clone(),
-            prices: out.prices.clone(),
-            fee_revenue: traj.lp_fees.clone(),
-            protocol_fee_revenue: traj.protocol_fees.clone(),
+            n_rows,
+            n_assets,
+            unix_ms,
+            value: traj.values,
+            weights: traj.weights,
+            reserves: traj.reserves,
+            prices: out.prices,
+            fee_revenue: traj.lp_fees,
+            protocol_fee_revenue: traj.protocol_fees,
             hodl: report.hodl,
             uniform_hodl: report.uniform_hodl,
-            pool: out
-                .pool
-                .as_ref()
-                .map(|p| (p.values.clone(), p.lp_fees.clone())),
+            pool: out.pool.map(|p| (p.values, p.lp_fees)),
             readouts: out.readouts.filter(|r| !r.columns.is_empty()),
             summary,
         })
