@@ -219,8 +219,10 @@ async fn every_other_endpoint_answers_in_the_reference_shape() {
     assert_eq!(pairs[0]["coinPair"], json!("BTC/ETH"));
     assert!(pairs[0]["covariance"].as_f64().unwrap() > 0.0);
 
-    // Daily returns of a week, one benchmark.
-    let returns: Vec<Value> = (0..7)
+    // Daily returns of a week, one benchmark, latest first; a later row of a day (here an
+    // hour into day 3) does not count.
+    let mut returns: Vec<Value> = (0..7)
+        .rev()
         .map(|d| {
             json!([
                 1_704_067_200_000_i64 + d * 86_400_000,
@@ -229,6 +231,11 @@ async fn every_other_endpoint_answers_in_the_reference_shape() {
             ])
         })
         .collect();
+    returns.push(json!([
+        1_704_067_200_000_i64 + 3 * 86_400_000 + 3_600_000,
+        0.5,
+        0.5
+    ]));
     let fa = client
         .post(
             "/api/runFinancialAnalysis",

@@ -727,7 +727,7 @@ pub struct FinancialAnalysisRequestDto {
 /// The financial analysis of given daily returns, against each named benchmark.
 pub fn financial_analysis(state: &AppState, dto: &FinancialAnalysisRequestDto) -> ApiResult<Value> {
     let width = 2 + dto.benchmarks.len();
-    let mut by_day: Vec<(i64, Vec<f64>)> = vec![];
+    let mut by_day: Vec<(i64, &[f64])> = Vec::with_capacity(dto.returns.len());
     for (i, row) in dto.returns.iter().enumerate() {
         if row.len() != width {
             return Err(ApiError::field(
@@ -746,11 +746,11 @@ pub fn financial_analysis(state: &AppState, dto: &FinancialAnalysisRequestDto) -
                 "must be finite numbers",
             ));
         }
-        // The first row of each day counts.
-        if !by_day.iter().any(|(d, _)| *d == day) {
-            by_day.push((day, row[1..].to_vec()));
-        }
+        by_day.push((day, &row[1..]));
     }
+    // The first row of each day counts: a stable sort keeps rows of a day in their order.
+    by_day.sort_by_key(|r| r.0);
+    by_day.dedup_by_key(|r| r.0);
     if by_day.len() < 2 {
         return Err(ApiError::field(
             "returns",
@@ -758,7 +758,6 @@ pub fn financial_analysis(state: &AppState, dto: &FinancialAnalysisRequestDto) -
             "needs at least 2 days",
         ));
     }
-    by_day.sort_by_key(|r| r.0);
     let (first, last) = (by_day[0].0, by_day[by_day.len() - 1].0);
     if (last - first) as f64 > state.settings.limits.max_simulation_days {
         return Err(ApiError::unprocessable(
