@@ -3,7 +3,8 @@
 # environment with the pinned test requirements, runs the pytest suite (including a sweep
 # on a local Ray cluster) and the quickstart example.
 #
-# Needs the Rust toolchain and CPython >= 3.9 with venv and pip. The environment lives in
+# Needs the Rust toolchain and CPython >= 3.11 with venv and pip (the pinned numpy needs
+# 3.11; the wheel itself runs on 3.9 and later). The environment lives in
 # ${TFMM_VENV:-~/.cache/tfmm/venv} and is rebuilt only when requirements-dev.txt changes.
 # The wheel is built with cargo's dev profile (optimised, see Cargo.toml) so that it reuses
 # the build cache of `cargo test`; release wheels come from `pip install ./crates/tfmm-py`.
@@ -13,6 +14,10 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 venv="${TFMM_VENV:-$HOME/.cache/tfmm/venv}"
 requirements=crates/tfmm-py/requirements-dev.txt
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "test-python: $("$python" --version 2>&1) found; the pinned test requirements need CPython >= 3.11 (set PYTHON=...)" >&2
+    exit 1
+fi
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 # Ray: no usage reporting (there is no network to send it to), no start-up notices.
 export RAY_USAGE_STATS_ENABLED=0 RAY_DISABLE_USAGE_STATS=1 RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO=0

@@ -18,7 +18,14 @@ use tfmm_run::RunError;
 pub fn error(e: RunError) -> PyErr {
     let message = e.to_string();
     match e {
-        RunError::Io { .. } | RunError::Data(DataError::Io { .. }) => PyOSError::new_err(message),
+        RunError::Io { source, .. } | RunError::Data(DataError::Io { source, .. }) => {
+            // With its errno Python picks the subclass (`FileNotFoundError`,
+            // `PermissionError`, ...).
+            match source.raw_os_error() {
+                Some(errno) => PyOSError::new_err((errno, message)),
+                None => PyOSError::new_err(message),
+            }
+        }
         RunError::Data(DataError::NotFound { .. }) => PyFileNotFoundError::new_err(message),
         _ => PyValueError::new_err(message),
     }
@@ -33,11 +40,26 @@ fn child(parent: &str, key: &str) -> String {
     }
 }
 
+/// How deeply a config may nest: far beyond any real config, and short of the stack's end
+/// (a dict that contains itself would otherwise recurse until the process dies).
+const MAX_DEPTH: usize = 128;
+
 /// A config (or any value inside one) as JSON. `path` names where it sits, for the error.
 /// numpy arrays and scalars become lists and numbers (through `tolist`), `os.PathLike`
 /// objects strings; a float that is not finite is refused here because JSON cannot carry it.
 pub fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+    value_at(obj, path, 0)
+}
+
+/// [`to_json`] of a value `depth` containers deep.
+fn value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value> {
     let at = || if path.is_empty() { "config" } else { path };
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "{}: nested more than {MAX_DEPTH} levels deep (does it contain itself?)",
+            at()
+        )));
+    }
     if obj.is_none() {
         return Ok(Value::Null);
     }
@@ -78,7 +100,7 @@ pub fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
                 )));
             };
             let key = key.to_cow()?.into_owned();
-            let value = to_json(&v, &child(path, &key))?;
+            let value = value_at(&v, &child(path, &key), depth + 1)?;
             map.insert(key, value);
         }
         return Ok(Value::Object(map));
@@ -87,15 +109,15 @@ pub fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
         return obj
             .try_iter()?
             .enumerate()
-            .map(|(i, item)| to_json(&item?, &format!("{}[{i}]", at())))
+            .map(|(i, item)| value_at(&item?, &format!("{}[{i}]", at()), depth + 1))
             .collect::<PyResult<Vec<_>>>()
             .map(Value::Array);
     }
     if obj.hasattr("tolist")? {
-        return to_json(&obj.call_method0("tolist")?, path);
+        return value_at(&obj.call_method0("tolist")?, path, depth + 1);
     }
     if obj.hasattr("__fspath__")? {
-        return to_json(&obj.call_method0("__fspath__")?, path);
+        return value_at(&obj.call_method0("__fspath__")?, path, depth + 1);
     }
     Err(PyTypeError::new_err(format!(
         "{} = {}: a {} cannot appear in a config (give dicts, lists, strings, numbers, booleans \

@@ -205,14 +205,9 @@ fn run<'py>(
     let arrays = py.detach(|| -> PyResult<RunArrays> {
         let mut config = run_config(&value, &base_dir, data_dir)?;
         config.output.readouts |= readouts;
-        let out = match &memory {
-            Some(m) => {
-                let table = m.table(&config.tokens)?;
-                tfmm_run::run_on_table(&config, &table, config.data.dir.as_deref(), None)
-            }
-            None => tfmm_run::run_on(&config, tfmm_run::config_source(&config)),
-        }
-        .map_err(error)?;
+        let table = prices_for(&config, &memory)?;
+        let out = tfmm_run::run_on_table(&config, &table, config.data.dir.as_deref(), None)
+            .map_err(error)?;
         let report = Report::new(&out);
         if let Some(dir) = &out_dir {
             tfmm_run::output::write_all(&out, &report, dir).map_err(error)?;
@@ -303,18 +298,11 @@ fn grad<'py>(
         let (value, flat) = problem
             .value_and_gradient(params, &layout, problem.window)
             .map_err(error)?;
-        // Every parameter, zeros where nothing is tuned: the shape of quantammsim's gradients.
-        let gradient = params
-            .iter()
-            .map(|(name, array)| {
-                let mut g = vec![0.0; array.data.len()];
-                for (e, &d) in layout.entries.iter().zip(&flat) {
-                    if e.name == name {
-                        g[e.index] = d;
-                    }
-                }
-                (name.to_string(), array.shape.clone(), g)
-            })
+        let gradient = layout
+            .scatter(params, &flat)
+            .into_iter()
+            .zip(params.iter())
+            .map(|((name, g), (_, array))| (name, array.shape.clone(), g))
             .collect();
         Ok((value, gradient))
     })?;
@@ -347,6 +335,11 @@ fn train<'py>(
     out_dir: Option<PathBuf>,
     resume: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    if resume && out_dir.is_none() {
+        return Err(PyValueError::new_err(
+            "resume = True: needs out_dir, the folder holding the earlier training's results.json",
+        ));
+    }
     let value = config_json(config)?;
     let memory = Memory::read(prices, columns, start_ms)?;
     let (results, best_config, written) = py.detach(|| -> PyResult<(Value, Value, Value)> {
@@ -355,8 +348,8 @@ fn train<'py>(
         let s = &training.settings;
         let problem =
             tfmm_train::Problem::new(&training.config, &table, &s.objective).map_err(error)?;
-        let start = match (&out_dir, resume) {
-            (Some(dir), true) => {
+        let start = match &out_dir {
+            Some(dir) if resume => {
                 let layout = problem.layout(&training.config.params, s.learn_initial_weights);
                 tfmm_train::resume_sets(&dir.join("results.json"), s, &layout).map_err(error)?
             }

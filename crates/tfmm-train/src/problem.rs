@@ -81,19 +81,31 @@ impl Layout {
         }
     }
 
-    /// A gradient in layout order as `{name: [d/d element, ...]}` over every parameter of
-    /// `params` (zeros for elements not tuned), the shape of quantammsim's gradients.
-    pub fn to_json(&self, params: &Params<f64>, gradient: &[f64]) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
-        for (name, array) in params.iter() {
-            let mut g = vec![0.0; array.data.len()];
-            for (e, &d) in self.entries.iter().zip(gradient) {
-                if e.name == name {
-                    g[e.index] = d;
+    /// A gradient in layout order spread over every parameter of `params`, in their order:
+    /// `(name, [d/d element, ...])` with zeros for elements not tuned, the shape of
+    /// quantammsim's gradients.
+    pub fn scatter(&self, params: &Params<f64>, gradient: &[f64]) -> Vec<(String, Vec<f64>)> {
+        params
+            .iter()
+            .map(|(name, array)| {
+                let mut g = vec![0.0; array.data.len()];
+                for (e, &d) in self.entries.iter().zip(gradient) {
+                    if e.name == name {
+                        g[e.index] = d;
+                    }
                 }
-            }
-            map.insert(name.to_string(), serde_json::json!(g));
-        }
+                (name.to_string(), g)
+            })
+            .collect()
+    }
+
+    /// [`Layout::scatter`] as `{name: [d/d element, ...]}`.
+    pub fn to_json(&self, params: &Params<f64>, gradient: &[f64]) -> serde_json::Value {
+        let map = self
+            .scatter(params, gradient)
+            .into_iter()
+            .map(|(name, g)| (name, serde_json::json!(g)))
+            .collect();
         serde_json::Value::Object(map)
     }
 }

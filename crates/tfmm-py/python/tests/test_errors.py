@@ -130,3 +130,19 @@ def test_training_errors_name_the_field(config):
     config["pool"] = {"tokens": ["BTC", "ETH"], "rule": "balancer"}
     with pytest.raises(ValueError, match=r"^rule = balancer: training tunes strategy-rule"):
         tfmm.grad(config)
+
+
+def test_missing_config_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.toml"):
+        tfmm.read_config(tmp_path / "nowhere.toml")
+
+
+def test_a_config_that_contains_itself_is_a_value_error(config):
+    config["pool"]["loop"] = config
+    with pytest.raises(ValueError, match=r"^pool\.loop\.pool\.loop.*: nested more than 128 levels"):
+        tfmm.resolve_config(config)
+
+
+def test_resume_without_a_folder_is_refused(config):
+    with pytest.raises(ValueError, match=r"^resume = True: needs out_dir"):
+        tfmm.train(config, resume=True, n_iterations=1)
