@@ -37,6 +37,24 @@ pub struct MarketSeries {
 }
 
 impl MarketSeries {
+    /// The first input read from a file, by its role (`fees`, `gas_cost`, `arb_fees`,
+    /// `trades`): a server taking configs from clients refuses these.
+    pub fn first_file(&self) -> Option<(&'static str, &Path)> {
+        let series = [
+            ("fees", &self.fees),
+            ("gas_cost", &self.gas_cost),
+            ("arb_fees", &self.arb_fees),
+        ];
+        let from_series = series.into_iter().find_map(|(role, spec)| match spec {
+            Some(SeriesSpec::File { path, .. }) => Some((role, path.as_path())),
+            _ => None,
+        });
+        from_series.or(match &self.trades {
+            Some(TradesSpec::File(path)) => Some(("trades", path.as_path())),
+            _ => None,
+        })
+    }
+
     /// As given (files by path, inline values in full), for `summary.json`.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;

@@ -198,6 +198,13 @@ impl Jobs {
                 "the server chooses the price data (tfmm serve --data-dir); remove it",
             ));
         }
+        if let Some((role, path)) = training.config.market.first_file() {
+            return Err(crate::error::ApiError::field(
+                role,
+                format!("{path:?}"),
+                "the server reads no files a request names; give the series or trades inline",
+            ));
+        }
         training.config.data.dir = self.data_dir.clone();
         training.settings.validate()?;
         Ok(training)

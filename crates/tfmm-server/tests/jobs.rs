@@ -179,3 +179,35 @@ async fn a_running_job_is_cancelled_after_its_current_step() {
     );
     server.stop().await.unwrap();
 }
+
+/// A training request may not make the server read files: neither a data folder nor a
+/// series or trades file (inline values are fine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_naming_a_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = start(dir.path()).await;
+    let secret = dir.path().join("secret.csv");
+    std::fs::write(&secret, "unix,fees\n0,0.5\n").unwrap();
+    let secret = secret.display().to_string();
+    let mut fees_file = tiny_training();
+    fees_file["market"] = json!({"fees_series": secret});
+    let mut trades_file = tiny_training();
+    trades_file["market"]["trades"] = json!(secret);
+    let mut data_dir = tiny_training();
+    data_dir["data"] = json!({"dir": dir.path().display().to_string()});
+    for (request, field) in [
+        (fees_file, "fees = "),
+        (trades_file, "trades = "),
+        (data_dir, "data.dir = "),
+    ] {
+        let r = client.post("/api/runTraining", &request).await.unwrap();
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        assert!(r.text().contains(field), "{}", r.text());
+    }
+    // Inline fees are accepted.
+    let mut inline = tiny_training();
+    inline["market"] = json!({"fees_series": {"unix": [0], "fees": [0.001]}});
+    let r = client.post("/api/runTraining", &inline).await.unwrap();
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    server.stop().await.unwrap();
+}
