@@ -33,7 +33,18 @@ pub type Listing = (String, Result<TokenFile, DataError>);
 /// Every token a source offers, sorted by token, each with its file or why it cannot be read
 /// (a stray `notes.csv` is listed as unreadable rather than hiding the rest).
 pub fn inventory(source: Source<'_>) -> Result<Vec<Listing>, DataError> {
-    let tokens: Vec<String> = match source {
+    Ok(tokens(source)?
+        .into_iter()
+        .map(|t| {
+            let file = token_file(source, &t);
+            (t, file)
+        })
+        .collect())
+}
+
+/// The tokens a source has price files for, sorted, by file name alone (nothing is read).
+pub fn tokens(source: Source<'_>) -> Result<Vec<String>, DataError> {
+    Ok(match source {
         Source::Embedded => crate::embedded::TOKENS
             .iter()
             .map(|t| t.to_string())
@@ -53,14 +64,7 @@ pub fn inventory(source: Source<'_>) -> Result<Vec<Listing>, DataError> {
             tokens.sort();
             tokens
         }
-    };
-    Ok(tokens
-        .into_iter()
-        .map(|t| {
-            let file = token_file(source, &t);
-            (t, file)
-        })
-        .collect())
+    })
 }
 
 /// The token a price file name is for (`BTC.csv.gz` → `BTC`); supply files and others are not.

@@ -22,7 +22,7 @@ pub use align::{
     PriceTable, QUOTE_TOKENS, Source, TokenProvenance, load, load_prices, sha256_file, sha256_hex,
 };
 pub use error::{DataError, Position};
-pub use info::{TokenFile, inventory};
+pub use info::{TokenFile, inventory, tokens};
 pub use market::{Points, TradeRow, read_points, read_trades};
 pub use series::{Series, candidate_names, find_token_file, read_series};
 pub use supply::{load_supply, supply_candidate_names};

@@ -3,40 +3,39 @@
 //! are real calendar weeks (ending Sunday) and months of the series' own dates.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
-
-const DAYS_PER_YEAR: f64 = 365.0;
+use tfmm_core::metrics::DAYS_PER_YEAR;
 
 /// Daily risk-free returns and how they are labelled in the output.
 pub struct RiskFree {
     pub label: String,
     /// (day number since 1970-01-01, annual rate in percent), ascending.
-    points: Vec<(i64, f64)>,
+    points: Arc<[(i64, f64)]>,
 }
 
 impl RiskFree {
-    /// `DTB3.csv` (FRED: a date column, then the 3-month T-bill rate in percent, `.` for
-    /// holidays) from `dir` if there is one; otherwise a zero rate, labelled as such.
-    pub fn load(dir: Option<&Path>, label: &str) -> RiskFree {
-        let points = dir
-            .map(|d| d.join("DTB3.csv"))
+    /// The rates of `DTB3.csv` (FRED: a date column, then the 3-month T-bill rate in
+    /// percent, `.` for holidays) in `dir`, if there is one: read once per server.
+    pub fn read_rates(dir: Option<&Path>) -> Arc<[(i64, f64)]> {
+        dir.map(|d| d.join("DTB3.csv"))
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|text| parse_dtb3(&text))
-            .unwrap_or_default();
-        if points.is_empty() {
-            return RiskFree::zero();
-        }
-        RiskFree {
-            label: label.to_string(),
-            points,
-        }
+            .unwrap_or_default()
+            .into()
     }
 
-    pub fn zero() -> RiskFree {
+    /// Those rates under `label`; a zero rate, labelled as such, without any.
+    pub fn new(rates: &Arc<[(i64, f64)]>, label: &str) -> RiskFree {
+        let label = if rates.is_empty() {
+            "zero (no DTB3.csv in the data folder)"
+        } else {
+            label
+        };
         RiskFree {
-            label: "zero (no DTB3.csv in the data folder)".into(),
-            points: vec![],
+            label: label.to_string(),
+            points: rates.clone(),
         }
     }
 
@@ -71,13 +70,11 @@ fn parse_dtb3(text: &str) -> Vec<(i64, f64)> {
     out
 }
 
-/// `YYYY-MM-DD` (anything after the date ignored) to a day number.
+/// `YYYY-MM-DD` (anything after the date ignored) to a day number; `None` if it is not a
+/// calendar date.
 pub fn parse_day(s: &str) -> Option<i64> {
-    let mut parts = s.get(..10)?.split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let d: u32 = parts.next()?.parse().ok()?;
-    ((1..=12).contains(&m) && (1..=31).contains(&d)).then(|| days_from_civil(y, m, d))
+    let ms = tfmm_data::parse_utc(s.get(..10)?).ok()?;
+    Some(ms.div_euclid(tfmm_data::MS_PER_DAY))
 }
 
 pub use tfmm_data::{civil_from_days, days_from_civil};
@@ -439,6 +436,27 @@ mod tests {
         }
         assert_eq!(parse_day("2023-01-01"), Some(19_358));
         assert_eq!(format_day(19_358), "2023-01-01");
+        assert_eq!(parse_day("2023-02-31"), None);
+    }
+
+    #[test]
+    fn risk_free_rates_come_from_dtb3() {
+        let dir = tempfile::tempdir().unwrap();
+        let rates = RiskFree::read_rates(Some(dir.path()));
+        let zero = RiskFree::new(&rates, "3M");
+        assert!(zero.label.starts_with("zero"), "{}", zero.label);
+        assert_eq!(zero.daily(&[19_358]), vec![0.0]);
+        std::fs::write(
+            dir.path().join("DTB3.csv"),
+            "DATE,DTB3\n2023-01-03,4.0\n2023-01-04,.\n2023-02-31,9.0\n2023-01-05,5.0\n",
+        )
+        .unwrap();
+        let rf = RiskFree::new(&RiskFree::read_rates(Some(dir.path())), "3M");
+        assert_eq!(rf.label, "3M");
+        // Before the first point its rate; a holiday keeps the last; Feb 31 is skipped.
+        let daily = rf.daily(&[19_358, 19_360, 19_361, 19_362]);
+        let at = |annual: f64| (1.0 + annual / 100.0f64).powf(1.0 / 365.0) - 1.0;
+        assert_eq!(daily, vec![at(4.0), at(4.0), at(4.0), at(5.0)]);
     }
 
     #[test]

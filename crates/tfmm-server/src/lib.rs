@@ -97,6 +97,7 @@ pub struct AppState {
     admitted: Arc<AtomicUsize>,
     pub(crate) audit_lock: Mutex<()>,
     pub(crate) coin_comparison: tokio::sync::OnceCell<serde_json::Value>,
+    risk_free_rates: std::sync::OnceLock<Arc<[(i64, f64)]>>,
 }
 
 /// Price tables kept in memory: a few token sets cover a front end's traffic, and loading the
@@ -112,6 +113,7 @@ impl AppState {
             prices: Mutex::new(HashMap::new()),
             audit_lock: Mutex::new(()),
             coin_comparison: tokio::sync::OnceCell::new(),
+            risk_free_rates: std::sync::OnceLock::new(),
             jobs,
             settings,
         }))
@@ -138,6 +140,14 @@ impl AppState {
         Ok(table)
     }
 
+    /// The risk-free rate of the data folder's `DTB3.csv` under `label` (read once).
+    pub fn risk_free(&self, label: &str) -> analysis::RiskFree {
+        let rates = self
+            .risk_free_rates
+            .get_or_init(|| analysis::RiskFree::read_rates(self.settings.data_dir.as_deref()));
+        analysis::RiskFree::new(rates, label)
+    }
+
     /// Whether the data has a price file for `token` (quote currencies are priced 1).
     pub fn has_token(&self, token: &str) -> bool {
         tfmm_data::QUOTE_TOKENS.contains(&token)
@@ -147,16 +157,10 @@ impl AppState {
             }
     }
 
-    /// The tokens the data offers, for error messages.
+    /// The tokens the data offers, for error messages: by file name (reading and hashing
+    /// every file would make each unknown-token request cost a full data scan).
     pub fn available_tokens(&self) -> Vec<String> {
-        match tfmm_data::inventory(self.source()) {
-            Ok(list) => list
-                .into_iter()
-                .filter(|(_, f)| f.is_ok())
-                .map(|(t, _)| t)
-                .collect(),
-            Err(_) => vec![],
-        }
+        tfmm_data::tokens(self.source()).unwrap_or_default()
     }
 
     /// Runs CPU-bound `work` on the blocking pool once a slot is free; refuses with 503 when

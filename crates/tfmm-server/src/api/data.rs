@@ -92,7 +92,12 @@ pub async fn load_historic_daily_prices(
 
 /// Covariance and tracking error of daily returns for every pair of tokens in the data.
 fn coin_comparison(state: &AppState) -> ApiResult<Value> {
-    let tokens = state.available_tokens();
+    // Computed once per server: the readable files only, so one stray file does not sink it.
+    let tokens: Vec<String> = tfmm_data::inventory(state.source())
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?
+        .into_iter()
+        .filter_map(|(t, file)| file.is_ok().then_some(t))
+        .collect();
     let table = state
         .prices(&tokens)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;

@@ -15,7 +15,7 @@ use tfmm_data::{MS_PER_DAY, MS_PER_MINUTE, parse_utc};
 use tfmm_run::{RunConfig, RunOutput};
 
 use crate::AppState;
-use crate::analysis::{RiskFree, analysis_json};
+use crate::analysis::analysis_json;
 use crate::error::{ApiError, ApiResult, Body, ErrorBody, parse_body};
 
 /// A number, or a number written as a string (the front end sends both).
@@ -635,7 +635,7 @@ pub fn simulate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Value> {
     let p = daily_returns(&traj.values);
     let b = daily_returns(&hodl.trajectory.values);
     let days: Vec<i64> = (0..p.len() as i64).map(|k| first_day + k).collect();
-    let rf = RiskFree::load(state.settings.data_dir.as_deref(), "3M TBill (DTB3)");
+    let rf = state.risk_free("3M TBill (DTB3)");
     let mut analysis = analysis_json(
         &days,
         &p,
@@ -772,7 +772,7 @@ pub fn financial_analysis(state: &AppState, dto: &FinancialAnalysisRequestDto) -
             columns[c][(d - first) as usize] = *v;
         }
     }
-    let rf = RiskFree::load(state.settings.data_dir.as_deref(), "3M T-Bill Returns");
+    let rf = state.risk_free("3M T-Bill Returns");
     let benchmarks: Vec<(String, Vec<f64>)> = dto
         .benchmarks
         .iter()
