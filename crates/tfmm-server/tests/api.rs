@@ -171,6 +171,16 @@ async fn run_simulation_matches_tfmm_run_bit_for_bit() {
         analysis["final_weights_strings"].as_array().unwrap().len(),
         2
     );
+    // Final weights: the same pool run on to the last midnight of the data, request order.
+    let table = tfmm_data::load(tfmm_data::Source::Embedded, &config.tokens).unwrap();
+    let day = 86_400_000;
+    let mut longer = equivalent_case();
+    longer["run_fingerprint"]["endDateString"] =
+        json!(tfmm_data::format_utc(table.last_ms().div_euclid(day) * day));
+    let longer = tfmm_run::config::parse(&longer).unwrap();
+    let on = tfmm_run::run_on(&longer, tfmm_data::Source::Embedded).unwrap();
+    let w = on.final_weights();
+    assert_eq!(analysis["final_weights"], json!([w[1], w[0]]));
     server.stop().await.unwrap();
 }
 

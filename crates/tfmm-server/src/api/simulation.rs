@@ -131,6 +131,9 @@ const SETTING_PARAMS: &[&str] = &[
 /// (alphabetical) tokens.
 pub struct Translated {
     pub config: RunConfig,
+    /// The requested span (unix ms, end exclusive), as in the config.
+    pub start_ms: i64,
+    pub end_ms: i64,
     /// `order[i]`: the pool index of the request's i-th constituent.
     pub order: Vec<usize>,
     pub request_tokens: Vec<String>,
@@ -419,6 +422,8 @@ pub fn translate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Translat
     })?;
     Ok(Translated {
         config,
+        start_ms: start,
+        end_ms: end,
         order,
         request_tokens,
     })
@@ -576,25 +581,46 @@ fn daily_returns(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn run(state: &AppState, config: &RunConfig) -> ApiResult<(RunOutput, Arc<tfmm_data::PriceTable>)> {
+fn run(state: &AppState, config: &RunConfig) -> ApiResult<RunOutput> {
     let table = state
         .prices(&config.tokens)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let out = tfmm_run::run_on_table(config, &table, state.settings.data_dir.as_deref(), None)?;
-    Ok((out, table))
+    Ok(tfmm_run::run_on_table(
+        config,
+        &table,
+        state.settings.data_dir.as_deref(),
+        None,
+    )?)
 }
 
 /// The whole computation of one runSimulation request: pool, HODL benchmark, analysis.
 pub fn simulate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Value> {
     let Translated {
         config,
+        start_ms,
+        end_ms,
         order,
         request_tokens,
     } = translate(state, dto)?;
-    let (out, table) = run(state, &config)?;
+    // The weights a pool started with these settings would hold now: the run goes on to the
+    // last midnight of the data when that is later (and within the length limit). Nothing
+    // looks ahead, so its first minutes are the requested run; one simulation serves both.
+    let table = state
+        .prices(&config.tokens)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let last_ms = table.last_ms();
+    let last_midnight = last_ms.div_euclid(MS_PER_DAY) * MS_PER_DAY;
+    let limit_ms = (state.settings.limits.max_simulation_days * MS_PER_DAY as f64) as i64;
+    let mut run_config = config.clone();
+    if last_midnight > end_ms && last_midnight - start_ms <= limit_ms {
+        run_config.end = tfmm_data::format_utc(last_midnight);
+    }
+    let out = run(state, &run_config)?;
     let n = order.len();
     let traj = &out.trajectory;
-    let rows = out.n_rows();
+    let rows =
+        usize::try_from((end_ms - out.start_ms) / MS_PER_MINUTE).map_or(0, |r| r.min(out.n_rows()));
+    let values = &traj.values[..rows];
 
     let mut hodl_config = config.clone();
     hodl_config.rule = "hodl".into();
@@ -607,12 +633,12 @@ pub fn simulate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Value> {
             .cloned()
             .unwrap_or_else(|| tfmm_core::params::ParamArray::vector(vec![0.0; n])),
     );
-    let (hodl, _) = run(state, &hodl_config)?;
+    let hodl = run(state, &hodl_config)?;
 
     let time_steps: Vec<Value> = (0..rows)
         .step_by(1440)
         .map(|row| {
-            let value = traj.values[row];
+            let value = values[row];
             let coins: Vec<Value> = (0..n)
                 .map(|i| {
                     let j = order[i];
@@ -632,7 +658,7 @@ pub fn simulate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Value> {
         .collect();
 
     let first_day = out.start_ms.div_euclid(MS_PER_DAY);
-    let p = daily_returns(&traj.values);
+    let p = daily_returns(values);
     let b = daily_returns(&hodl.trajectory.values);
     let days: Vec<i64> = (0..p.len() as i64).map(|k| first_day + k).collect();
     let rf = state.risk_free("3M TBill (DTB3)");
@@ -644,21 +670,7 @@ pub fn simulate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Value> {
         &rf.label,
     );
 
-    // The weights a pool started with these settings would hold now: run on to the last
-    // midnight of the data when that is later (and within the length limit).
-    let last_ms = table.unix_ms(table.n_rows() - 1);
-    let last_midnight = last_ms.div_euclid(MS_PER_DAY) * MS_PER_DAY;
-    let end_ms = parse_utc(&config.end).unwrap_or(last_midnight);
-    let limit_ms = (state.settings.limits.max_simulation_days * MS_PER_DAY as f64) as i64;
-    let final_weights = if last_midnight > end_ms && last_midnight - out.start_ms <= limit_ms {
-        let mut longer = config.clone();
-        longer.end = tfmm_data::format_utc(last_midnight);
-        let (o, _) = run(state, &longer)?;
-        o.final_weights().to_vec()
-    } else {
-        out.final_weights().to_vec()
-    };
-    let final_weights = request_order(&order, &final_weights);
+    let final_weights = request_order(&order, out.final_weights());
     analysis.insert("readouts".into(), Value::Null);
     analysis.insert("final_unix_timestamp".into(), json!(last_ms));
     analysis.insert(
@@ -675,7 +687,7 @@ pub fn simulate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Value> {
         smart_contract_parameters(&config, &order),
     );
     // tfmm's additions: the exact end of the run, for clients that check it.
-    analysis.insert("final_value".into(), json!(out.final_value()));
+    analysis.insert("final_value".into(), json!(values.last()));
     analysis.insert("hodl_final_value".into(), json!(hodl.final_value()));
     analysis.insert("tokens".into(), json!(request_tokens));
     Ok(json!({"timeSteps": time_steps, "analysis": analysis}))
