@@ -95,7 +95,7 @@ pub struct AppState {
     slots: Arc<Semaphore>,
     /// Simulations admitted and not yet finished: running plus waiting.
     admitted: Arc<AtomicUsize>,
-    pub(crate) audit_lock: Mutex<()>,
+    pub(crate) audit: Mutex<api::data::AuditTail>,
     pub(crate) coin_comparison: tokio::sync::OnceCell<serde_json::Value>,
     risk_free_rates: std::sync::OnceLock<Arc<[(i64, f64)]>>,
 }
@@ -111,7 +111,7 @@ impl AppState {
             slots: Arc::new(Semaphore::new(settings.limits.max_concurrent.max(1))),
             admitted: Arc::new(AtomicUsize::new(0)),
             prices: Mutex::new(HashMap::new()),
-            audit_lock: Mutex::new(()),
+            audit: Mutex::new(Default::default()),
             coin_comparison: tokio::sync::OnceCell::new(),
             risk_free_rates: std::sync::OnceLock::new(),
             jobs,

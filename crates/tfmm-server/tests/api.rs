@@ -284,6 +284,15 @@ async fn every_other_endpoint_answers_in_the_reference_shape() {
             json!({"message": "Audit log updated successfully."})
         );
     }
+    let mut long = audit.clone();
+    long["page"] = json!("/".repeat(513));
+    let r = client.post("/api/runAuditLog", &long).await.unwrap();
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text().contains("page = 513 bytes: at most 512 bytes"),
+        "{}",
+        r.text()
+    );
     let files: Vec<_> = std::fs::read_dir(dir.path().join("audit"))
         .unwrap()
         .collect();

@@ -1,7 +1,9 @@
 //! The data and housekeeping endpoints: daily prices, the coin comparison table, the product
 //! and filter stubs, the audit log and the liveness checks.
 
+use std::io::{Seek, SeekFrom, Write};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
@@ -245,6 +247,19 @@ pub async fn run_audit_log(
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     let req: AuditLogRequest = parse_body(&body)?;
+    for (field, text) in [
+        ("user", &req.user),
+        ("page", &req.page),
+        ("timestamp", &req.timestamp),
+    ] {
+        if text.len() > MAX_AUDIT_TEXT {
+            return Err(ApiError::field(
+                field,
+                format!("{} bytes", text.len()),
+                &format!("at most {MAX_AUDIT_TEXT} bytes"),
+            ));
+        }
+    }
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -267,8 +282,9 @@ pub async fn run_audit_log(
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let minute = now_s - now_s % 60;
     let row = json!({
-        "timestamp": now_s - now_s % 60,
+        "timestamp": minute,
         "user": req.user,
         "page": req.page,
         "tosAgreement": req.tos_agreement,
@@ -280,36 +296,66 @@ pub async fn run_audit_log(
     let file = dir.join(format!("{}.jsonl", now_s - now_s.rem_euclid(86_400)));
     let st = state.clone();
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let _guard = lock(&st.audit_lock);
         std::fs::create_dir_all(&dir)?;
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        let mut rows: Vec<Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
+        lock(&st.audit).upsert(&file, minute, row)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(format!("audit log: {e}")))?;
+    Ok(Json(json!({"message": "Audit log updated successfully."})))
+}
+
+/// The longest `user`, `page` or `timestamp` an audit row keeps (a visitor id, a path and a
+/// date with a timezone are far shorter).
+const MAX_AUDIT_TEXT: usize = 512;
+
+/// The audit log's rows of the current minute. A row's identity includes its minute, so
+/// only these can still be counted up: a request rewrites them alone, at the end of the
+/// day's file, rather than the whole file. (A server restarted within a minute starts that
+/// minute's rows afresh; the earlier ones stay, their counts intact.)
+#[derive(Debug, Default)]
+pub struct AuditTail {
+    file: PathBuf,
+    minute: i64,
+    /// Where the minute's rows start in the file.
+    offset: u64,
+    rows: Vec<Value>,
+}
+
+impl AuditTail {
+    /// Counts `row` (without `count`) in `file`: one more on an identical row of this
+    /// minute, else a new row with count 1.
+    fn upsert(&mut self, file: &Path, minute: i64, row: Value) -> std::io::Result<()> {
+        if self.file != file || self.minute != minute {
+            self.offset = std::fs::metadata(file).map_or(0, |m| m.len());
+            self.file = file.to_path_buf();
+            self.minute = minute;
+            self.rows.clear();
+        }
         let same = |r: &Value| {
             r.as_object().is_some_and(|o| {
                 row.as_object()
                     .is_some_and(|n| n.iter().all(|(k, v)| o.get(k) == Some(v)))
             })
         };
-        match rows.iter_mut().find(|r| same(r)) {
+        match self.rows.iter_mut().find(|r| same(r)) {
             Some(r) => r["count"] = json!(r["count"].as_u64().unwrap_or(0) + 1),
             None => {
-                let mut r = row.clone();
+                let mut r = row;
                 r["count"] = json!(1);
-                rows.push(r);
+                self.rows.push(r);
             }
         }
-        let out: String = rows.iter().map(|r| r.to_string() + "\n").collect();
-        let tmp = file.with_extension("jsonl.tmp");
-        std::fs::write(&tmp, out)?;
-        std::fs::rename(&tmp, &file)
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| ApiError::internal(format!("audit log: {e}")))?;
-    Ok(Json(json!({"message": "Audit log updated successfully."})))
+        let tail: String = self.rows.iter().map(|r| r.to_string() + "\n").collect();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(file)?;
+        f.set_len(self.offset)?;
+        f.seek(SeekFrom::Start(self.offset))?;
+        f.write_all(tail.as_bytes())
+    }
 }
 
 #[utoipa::path(get, path = "/api/test", responses((status = 200, description = "Hello World", body = String)))]
@@ -320,4 +366,46 @@ pub async fn test() -> &'static str {
 #[utoipa::path(get, path = "/health", responses((status = 200, description = "OK", body = String)))]
 pub async fn health() -> &'static str {
     "OK"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(file: &Path) -> Vec<Value> {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn audit_rows_are_counted_within_their_minute_and_earlier_rows_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("0.jsonl");
+        // A row written before this server started.
+        std::fs::write(&file, "{\"timestamp\":0,\"user\":\"old\",\"count\":4}\n").unwrap();
+        let mut tail = AuditTail::default();
+        let row = |minute: i64, user: &str| json!({"timestamp": minute, "user": user});
+        tail.upsert(&file, 60, row(60, "a")).unwrap();
+        tail.upsert(&file, 60, row(60, "b")).unwrap();
+        tail.upsert(&file, 60, row(60, "a")).unwrap();
+        let want = |rows: &[(i64, &str, u64)]| -> Vec<Value> {
+            rows.iter()
+                .map(|&(t, u, c)| json!({"timestamp": t, "user": u, "count": c}))
+                .collect()
+        };
+        assert_eq!(
+            lines(&file),
+            want(&[(0, "old", 4), (60, "a", 2), (60, "b", 1)])
+        );
+        // The next minute: the same user is a new row; the last minute's rows are final.
+        tail.upsert(&file, 120, row(120, "a")).unwrap();
+        tail.upsert(&file, 120, row(120, "a")).unwrap();
+        assert_eq!(
+            lines(&file),
+            want(&[(0, "old", 4), (60, "a", 2), (60, "b", 1), (120, "a", 2)])
+        );
+    }
 }
