@@ -144,6 +144,9 @@ enum Command {
         /// Per-request time limit, seconds.
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
+        /// Training jobs waiting to run before 503 + Retry-After.
+        #[arg(long, default_value_t = 16)]
+        max_training_queue: usize,
         /// Log one JSON object per line instead of text.
         #[arg(long)]
         log_json: bool,
@@ -190,6 +193,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
             max_concurrent,
             max_queue,
             timeout_secs,
+            max_training_queue,
             log_json,
         } => {
             tfmm_server::init_logging(log_json);
@@ -206,6 +210,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                     max_concurrent: max_concurrent.unwrap_or(defaults.max_concurrent),
                     max_queue,
                     timeout: std::time::Duration::from_secs(timeout_secs),
+                    max_training_queue,
                 },
             };
             Ok(tfmm_server::serve_blocking(settings)?)

@@ -61,6 +61,8 @@ struct Job {
 pub struct Jobs {
     dir: PathBuf,
     data_dir: Option<PathBuf>,
+    /// Queued jobs past which submissions are refused.
+    max_queued: usize,
     jobs: Arc<Mutex<HashMap<String, Arc<Job>>>>,
     queue: Mutex<Option<Sender<String>>>,
     counter: AtomicU64,
@@ -87,7 +89,7 @@ pub fn valid_id(id: &str) -> bool {
 impl Jobs {
     /// Opens (or creates) the jobs folder; jobs that were queued or running are marked
     /// interrupted. Starts the worker thread.
-    pub fn open(dir: &Path, data_dir: Option<PathBuf>) -> std::io::Result<Jobs> {
+    pub fn open(dir: &Path, data_dir: Option<PathBuf>, max_queued: usize) -> std::io::Result<Jobs> {
         std::fs::create_dir_all(dir)?;
         let mut jobs = HashMap::new();
         for entry in std::fs::read_dir(dir)? {
@@ -115,6 +117,7 @@ impl Jobs {
         let jobs = Jobs {
             dir: dir.to_path_buf(),
             data_dir,
+            max_queued,
             jobs: Arc::new(Mutex::new(jobs)),
             queue: Mutex::new(None),
             counter: AtomicU64::new(0),
@@ -149,6 +152,7 @@ impl Jobs {
     /// Checks the config can train (settings, tokens, window) and queues it.
     pub fn submit(&self, request: Value) -> Result<JobStatus, crate::error::ApiError> {
         let training = self.parse(&request)?;
+        self.check_room()?;
         let id = format!(
             "{:x}-{:x}",
             now_ms(),
@@ -180,6 +184,24 @@ impl Jobs {
         );
         self.enqueue(&id)?;
         Ok(status)
+    }
+
+    /// Refuses a new or resumed job while `max_queued` wait already.
+    fn check_room(&self) -> Result<(), crate::error::ApiError> {
+        let queued = lock(&self.jobs)
+            .values()
+            .filter(|j| lock(&j.status).status == Status::Queued)
+            .count();
+        if queued >= self.max_queued {
+            return Err(crate::error::ApiError::busy(
+                format!(
+                    "{queued} training jobs are queued (max_training_queue {}); retry later",
+                    self.max_queued
+                ),
+                60,
+            ));
+        }
+        Ok(())
     }
 
     fn enqueue(&self, id: &str) -> Result<(), crate::error::ApiError> {
@@ -246,6 +268,7 @@ impl Jobs {
         let Some(job) = lock(&self.jobs).get(id).cloned() else {
             return Ok(None);
         };
+        self.check_room()?;
         let snapshot = {
             let mut status = lock(&job.status);
             if !matches!(

@@ -44,6 +44,8 @@ pub struct Limits {
     pub max_queue: usize,
     /// Whole-request limit, waiting included (504 past it).
     pub timeout: Duration,
+    /// Training jobs waiting to run (one runs at a time); past it, 503 with Retry-After.
+    pub max_training_queue: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +57,7 @@ impl Default for Limits {
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queue: 64,
             timeout: Duration::from_secs(120),
+            max_training_queue: 16,
         }
     }
 }
@@ -106,7 +109,11 @@ const PRICE_CACHE_ENTRIES: usize = 8;
 
 impl AppState {
     pub fn new(settings: Settings) -> std::io::Result<Arc<AppState>> {
-        let jobs = Jobs::open(&settings.jobs_dir, settings.data_dir.clone())?;
+        let jobs = Jobs::open(
+            &settings.jobs_dir,
+            settings.data_dir.clone(),
+            settings.limits.max_training_queue,
+        )?;
         Ok(Arc::new(AppState {
             slots: Arc::new(Semaphore::new(settings.limits.max_concurrent.max(1))),
             admitted: Arc::new(AtomicUsize::new(0)),

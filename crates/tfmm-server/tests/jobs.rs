@@ -5,13 +5,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tfmm_server::client::{Client, StatusCode};
-use tfmm_server::{Server, Settings};
+use tfmm_server::{Limits, Server, Settings};
 
 async fn start(dir: &std::path::Path) -> (Server, Client) {
+    start_with(dir, Limits::default()).await
+}
+
+async fn start_with(dir: &std::path::Path, limits: Limits) -> (Server, Client) {
     let settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
         jobs_dir: dir.join("jobs"),
         audit_dir: dir.join("audit"),
+        limits,
         ..Settings::default()
     };
     let server = tfmm_server::spawn(settings).await.unwrap();
@@ -209,5 +214,45 @@ async fn a_request_naming_a_file_is_refused() {
     inline["market"] = json!({"fees_series": {"unix": [0], "fees": [0.001]}});
     let r = client.post("/api/runTraining", &inline).await.unwrap();
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    server.stop().await.unwrap();
+}
+
+/// Past `max_training_queue` waiting jobs, submissions get 503 with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_past_the_training_queue_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_training_queue: 1,
+        ..Limits::default()
+    };
+    let (server, client) = start_with(dir.path(), limits).await;
+    let mut long = tiny_training();
+    long["train"]["n_iterations"] = json!(100_000);
+    // One runs, one waits; whether the worker has taken the first yet or not, the third
+    // finds the queue full.
+    let mut accepted = vec![];
+    let mut refused = 0;
+    for _ in 0..3 {
+        let r = client.post("/api/runTraining", &long).await.unwrap();
+        match r.status {
+            StatusCode::ACCEPTED => accepted.push(r.json()["id"].as_str().unwrap().to_string()),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(r.headers.contains_key("retry-after"));
+                assert!(r.text().contains("max_training_queue 1"), "{}", r.text());
+                refused += 1;
+            }
+            other => panic!("{other}: {}", r.text()),
+        }
+    }
+    assert!(
+        !accepted.is_empty() && refused >= 1,
+        "{accepted:?}, {refused} refused"
+    );
+    for id in &accepted {
+        client
+            .delete(&format!("/api/retrieveTraining/{id}"))
+            .await
+            .unwrap();
+    }
     server.stop().await.unwrap();
 }
