@@ -325,7 +325,8 @@ pub fn params_json(params: &Params<f64>) -> Value {
     )
 }
 
-fn array_json(shape: &[usize], data: &[f64]) -> Value {
+/// Row-major `data` of `shape` as nested JSON arrays (a scalar for shape `[]`).
+pub fn array_json(shape: &[usize], data: &[f64]) -> Value {
     match shape {
         [] => json!(data[0]),
         [_] => json!(data),

@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tfmm_core::params::{Params, lamb_to_memory_days_clipped};
+use tfmm_core::params::{ParamArray, Params, lamb_to_memory_days_clipped};
 use tfmm_core::scalar::{sigmoid, squareplus};
 use tfmm_data::{MS_PER_DAY, MS_PER_MINUTE, parse_utc};
 use tfmm_run::{RunConfig, RunOutput};
@@ -474,19 +474,33 @@ fn request_order(order: &[usize], pool: &[f64]) -> Vec<f64> {
     order.iter().map(|&j| pool[j]).collect()
 }
 
-/// Each parameter flattened, per-asset arrays in request order.
-fn parameters_json(params: &Params<f64>, order: &[usize]) -> Map<String, Value> {
+/// A parameter's values with its per-asset axis (the last, when it has one per token) in
+/// request order; other parameters as they are.
+fn request_order_of(arr: &ParamArray<f64>, order: &[usize]) -> Vec<f64> {
     let n = order.len();
+    if arr.shape.last() == Some(&n) {
+        arr.data
+            .chunks_exact(n)
+            .flat_map(|row| request_order(order, row))
+            .collect()
+    } else {
+        arr.data.clone()
+    }
+}
+
+/// Each parameter as a list (a matrix as nested lists), per-asset axes in request order.
+fn parameters_json(params: &Params<f64>, order: &[usize]) -> Map<String, Value> {
     params
         .iter()
         .filter(|(name, _)| !["initial_weights_logits", "initial_pool_value"].contains(name))
         .map(|(name, arr)| {
-            let data = if arr.data.len() == n {
-                request_order(order, &arr.data)
+            let data = request_order_of(arr, order);
+            let value = if arr.shape.len() >= 2 {
+                tfmm_run::config::array_json(&arr.shape, &data)
             } else {
-                arr.data.clone()
+                json!(data)
             };
-            (name.to_string(), json!(data))
+            (name.to_string(), value)
         })
         .collect()
 }
@@ -499,8 +513,7 @@ fn smart_contract_parameters(config: &RunConfig, order: &[usize]) -> Value {
         let arr = p.get(name)?;
         Some(match arr.data.len() {
             1 => vec![arr.data[0]; n],
-            m if m == n => request_order(order, &arr.data),
-            _ => arr.data.clone(),
+            _ => request_order_of(arr, order),
         })
     };
     let chunk = config.weights.rule.chunk_period as f64;
@@ -816,7 +829,25 @@ pub async fn run_financial_analysis(
 
 #[cfg(test)]
 mod tests {
-    use super::bd18;
+    use super::*;
+
+    #[test]
+    fn parameters_come_back_in_request_order_and_shape() {
+        // Pool order (BTC, ETH); the request listed ETH first.
+        let params = Params::new()
+            .with("k", ParamArray::vector(vec![1.0, 2.0]))
+            .with(
+                "logit_lamb",
+                ParamArray::stack(&[vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0]]),
+            )
+            .with("width", ParamArray::scalar(0.5));
+        let order = [1, 0];
+        let json = Value::Object(parameters_json(&params, &order));
+        assert_eq!(
+            json,
+            json!({"k": [2.0, 1.0], "logit_lamb": [[2.0, 1.0], [4.0, 3.0], [6.0, 5.0]], "width": [0.5]})
+        );
+    }
 
     #[test]
     fn bd18_strings_match_the_reference() {
