@@ -10,7 +10,6 @@ pub mod error;
 pub mod jobs;
 pub mod openapi;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -94,7 +93,8 @@ impl Default for Settings {
 pub struct AppState {
     pub settings: Settings,
     pub jobs: Jobs,
-    prices: Mutex<HashMap<Vec<String>, Arc<PriceTable>>>,
+    /// Loaded price tables by token set, most recently used first.
+    prices: Mutex<Vec<(Vec<String>, Arc<PriceTable>)>>,
     slots: Arc<Semaphore>,
     /// Simulations admitted and not yet finished: running plus waiting.
     admitted: Arc<AtomicUsize>,
@@ -117,7 +117,7 @@ impl AppState {
         Ok(Arc::new(AppState {
             slots: Arc::new(Semaphore::new(settings.limits.max_concurrent.max(1))),
             admitted: Arc::new(AtomicUsize::new(0)),
-            prices: Mutex::new(HashMap::new()),
+            prices: Mutex::new(Vec::new()),
             audit: Mutex::new(Default::default()),
             coin_comparison: tokio::sync::OnceCell::new(),
             risk_free_rates: std::sync::OnceLock::new(),
@@ -133,17 +133,22 @@ impl AppState {
             .map_or(Source::Embedded, Source::Dir)
     }
 
-    /// The prices of `tokens` (pool order), from the cache or loaded. Blocking.
+    /// The prices of `tokens` (pool order), from the cache or loaded. Blocking. The cache
+    /// keeps the most recently used token sets: a full cache drops the least recent one.
     pub fn prices(&self, tokens: &[String]) -> Result<Arc<PriceTable>, tfmm_data::DataError> {
-        if let Some(t) = lock(&self.prices).get(tokens) {
-            return Ok(t.clone());
+        {
+            let mut cache = lock(&self.prices);
+            if let Some(i) = cache.iter().position(|(k, _)| k == tokens) {
+                let hit = cache.remove(i);
+                let table = hit.1.clone();
+                cache.insert(0, hit);
+                return Ok(table);
+            }
         }
         let table = Arc::new(tfmm_data::load(self.source(), tokens)?);
         let mut cache = lock(&self.prices);
-        if cache.len() >= PRICE_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(tokens.to_vec(), table.clone());
+        cache.truncate(PRICE_CACHE_ENTRIES - 1);
+        cache.insert(0, (tokens.to_vec(), table.clone()));
         Ok(table)
     }
 
@@ -356,4 +361,43 @@ pub fn serve_blocking(settings: Settings) -> std::io::Result<()> {
         .enable_all()
         .build()?
         .block_on(serve(settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_price_cache_drops_the_least_recently_used_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(Settings {
+            jobs_dir: dir.path().join("jobs"),
+            ..Settings::default()
+        })
+        .unwrap();
+        // Nine token sets (orders differ), one more than the cache holds.
+        let sets: Vec<Vec<String>> = [
+            "BTC", "ETH", "SOL", "BTC ETH", "ETH BTC", "BTC SOL", "SOL BTC", "ETH SOL", "SOL ETH",
+        ]
+        .iter()
+        .map(|s| s.split(' ').map(String::from).collect())
+        .collect();
+        let first = state.prices(&sets[0]).unwrap();
+        for set in &sets[1..PRICE_CACHE_ENTRIES] {
+            state.prices(set).unwrap();
+        }
+        // Using sets 0, 1 and 2 again leaves set 3 the least recent; the ninth pushes it out.
+        assert!(Arc::ptr_eq(&first, &state.prices(&sets[0]).unwrap()));
+        let second = state.prices(&sets[1]).unwrap();
+        state.prices(&sets[2]).unwrap();
+        state.prices(&sets[PRICE_CACHE_ENTRIES]).unwrap();
+        assert!(Arc::ptr_eq(&first, &state.prices(&sets[0]).unwrap()));
+        let cached: Vec<_> = lock(&state.prices).iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(cached.len(), PRICE_CACHE_ENTRIES);
+        assert!(
+            !cached.contains(&sets[3]),
+            "set 3 was the least recent: {cached:?}"
+        );
+        assert!(Arc::ptr_eq(&second, &state.prices(&sets[1]).unwrap()));
+    }
 }
