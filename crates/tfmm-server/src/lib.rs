@@ -160,6 +160,26 @@ impl AppState {
         analysis::RiskFree::new(rates, label)
     }
 
+    /// Refuses a `token` (request field `field`) that is not a ticker (letters, digits, `_`,
+    /// `-`: nothing that could reach outside the data folder) or has no price data.
+    pub fn check_token(&self, field: &str, token: &str) -> ApiResult<()> {
+        let ticker = !token.is_empty()
+            && token
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+        if ticker && self.has_token(token) {
+            return Ok(());
+        }
+        Err(ApiError::field(
+            field,
+            format!("{token:?}"),
+            &format!(
+                "unknown token: no price data (available: {})",
+                self.available_tokens().join(", ")
+            ),
+        ))
+    }
+
     /// Whether the data has a price file for `token` (quote currencies are priced 1).
     pub fn has_token(&self, token: &str) -> bool {
         tfmm_data::QUOTE_TOKENS.contains(&token)

@@ -406,6 +406,19 @@ async fn bad_requests_get_4xx_json_errors_naming_the_field() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(e.contains("coinCode"), "{e}");
+    // Not a ticker: refused before any file is looked for; the message lists real tokens.
+    let (s, e) = error_of(
+        &client,
+        post.clone(),
+        "/api/loadHistoricDailyPrices",
+        br#"{"coinCode": "../BTC"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        e.contains("unknown token") && e.contains("BTC, ETH, SOL"),
+        "{e}"
+    );
 
     let mut bad_value = simulation_request();
     bad_value["pool"]["updateRule"]["UpdateRuleParameters"][0]["value"] = json!(["ten", 10]);

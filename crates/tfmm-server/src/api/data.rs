@@ -70,17 +70,7 @@ pub async fn load_historic_daily_prices(
 ) -> ApiResult<Json<Value>> {
     let req: CoinRequest = parse_body(&body)?;
     let coin = req.coin_code;
-    let known = !coin.is_empty() && coin.chars().all(|c| c.is_ascii_alphanumeric());
-    if !known || !state.has_token(&coin) {
-        return Err(ApiError::field(
-            "coinCode",
-            format!("{coin:?}"),
-            &format!(
-                "unknown token: no price data (available: {})",
-                state.available_tokens().join(", ")
-            ),
-        ));
-    }
+    state.check_token("coinCode", &coin)?;
     let rows = state
         .compute(move |s| {
             let table = s
@@ -104,10 +94,7 @@ fn coin_comparison(state: &AppState) -> ApiResult<Value> {
         .prices(&tokens)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let returns: Vec<Vec<f64>> = (0..tokens.len())
-        .map(|c| {
-            let daily: Vec<f64> = table.column(c).iter().step_by(1440).copied().collect();
-            daily.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
-        })
+        .map(|c| tfmm_core::metrics::daily_returns(&table.column(c)))
         .collect();
     let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len().max(1) as f64;
     let mut rows = vec![];

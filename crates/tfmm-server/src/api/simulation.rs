@@ -192,20 +192,7 @@ pub fn translate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Translat
         if request_tokens[..i].contains(&c.coin_code) {
             return Err(ApiError::field(&field, &c.coin_code, "is listed twice"));
         }
-        let ticker = !c.coin_code.is_empty()
-            && c.coin_code
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
-        if !ticker || !state.has_token(&c.coin_code) {
-            return Err(ApiError::field(
-                &field,
-                format!("{:?}", c.coin_code),
-                &format!(
-                    "unknown token: no price data (available: {})",
-                    state.available_tokens().join(", ")
-                ),
-            ));
-        }
+        state.check_token(&field, &c.coin_code)?;
         if !(c.market_value.is_finite() && c.market_value > 0.0) {
             return Err(ApiError::field(
                 &format!("pool.poolConstituents[{i}].marketValue"),
@@ -585,12 +572,11 @@ fn smart_contract_parameters(config: &RunConfig, order: &[usize]) -> Value {
     json!({"values": values, "strings": strings})
 }
 
-/// Daily returns of values sampled every 1440 minutes from the first: a leading 0, then
-/// the day-on-day change.
+/// Daily returns of values sampled every 1440 minutes from the first: a leading 0 (the
+/// reference's analysis has a return for the first day too), then the day-on-day change.
 fn daily_returns(values: &[f64]) -> Vec<f64> {
-    let daily: Vec<f64> = values.iter().step_by(1440).copied().collect();
     std::iter::once(0.0)
-        .chain(daily.windows(2).map(|w| w[1] / w[0] - 1.0))
+        .chain(tfmm_core::metrics::daily_returns(values))
         .collect()
 }
 
