@@ -138,6 +138,21 @@ pub enum PoolKind {
     Gyroscope,
 }
 
+impl PoolKind {
+    /// The pool a base rule name (hooks removed) runs: a strategy rule's name is a TFMM
+    /// pool's.
+    pub fn of(base_rule: &str) -> PoolKind {
+        match base_rule {
+            "balancer" => PoolKind::Balancer,
+            "hodl" => PoolKind::Hodl,
+            "cow" => PoolKind::Cow,
+            "reclamm" => PoolKind::Reclamm,
+            "gyroscope" => PoolKind::Gyroscope,
+            _ => PoolKind::Tfmm,
+        }
+    }
+}
+
 /// Rebalancing benchmarks reported beside a pool (rule prefixes `lvr__`, `rvr__`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Baseline {
@@ -225,14 +240,7 @@ impl RunConfig {
     }
 
     pub fn pool_kind(&self) -> PoolKind {
-        match self.pool_rule() {
-            "balancer" => PoolKind::Balancer,
-            "hodl" => PoolKind::Hodl,
-            "cow" => PoolKind::Cow,
-            "reclamm" => PoolKind::Reclamm,
-            "gyroscope" => PoolKind::Gyroscope,
-            _ => PoolKind::Tfmm,
-        }
+        PoolKind::of(self.pool_rule())
     }
 
     /// The benchmark a `lvr__` / `rvr__` rule asks for.

@@ -254,7 +254,7 @@ pub fn translate(state: &AppState, dto: &SimulationRunDto) -> ApiResult<Translat
 
     let rule = pool.update_rule.name.clone();
     let base_rule = rule.rsplit("__").next().unwrap_or(&rule);
-    let tfmm_rule = !["balancer", "hodl", "cow", "gyroscope", "reclamm"].contains(&base_rule);
+    let tfmm_rule = tfmm_run::PoolKind::of(base_rule) == tfmm_run::PoolKind::Tfmm;
     let mut fp = Map::new();
     fp.insert("tokens".into(), json!(sorted));
     fp.insert("rule".into(), json!(rule));
