@@ -212,24 +212,7 @@ impl Jobs {
     }
 
     fn parse(&self, request: &Value) -> Result<TrainingConfig, crate::error::ApiError> {
-        let mut training = TrainingConfig::from_value(request.clone(), Path::new("."))?;
-        if training.config.data.dir.is_some() {
-            return Err(crate::error::ApiError::field(
-                "data.dir",
-                format!("{:?}", training.config.data.dir),
-                "the server chooses the price data (tfmm serve --data-dir); remove it",
-            ));
-        }
-        if let Some((role, path)) = training.config.market.first_file() {
-            return Err(crate::error::ApiError::field(
-                role,
-                format!("{path:?}"),
-                "the server reads no files a request names; give the series or trades inline",
-            ));
-        }
-        training.config.data.dir = self.data_dir.clone();
-        training.settings.validate()?;
-        Ok(training)
+        training_of(request, self.data_dir.as_deref())
     }
 
     /// The job's status, and its result when done.
@@ -294,6 +277,32 @@ impl Jobs {
         self.enqueue(id)?;
         Ok(Some(snapshot))
     }
+}
+
+/// A training request as the server runs it, when submitted and again when its worker
+/// starts it: the server's price data, no file the request names, settings checked.
+fn training_of(
+    request: &Value,
+    data_dir: Option<&Path>,
+) -> Result<TrainingConfig, crate::error::ApiError> {
+    let mut training = TrainingConfig::from_value(request.clone(), Path::new("."))?;
+    if training.config.data.dir.is_some() {
+        return Err(crate::error::ApiError::field(
+            "data.dir",
+            format!("{:?}", training.config.data.dir),
+            "the server chooses the price data (tfmm serve --data-dir); remove it",
+        ));
+    }
+    if let Some((role, path)) = training.config.market.first_file() {
+        return Err(crate::error::ApiError::field(
+            role,
+            format!("{path:?}"),
+            "the server reads no files a request names; give the series or trades inline",
+        ));
+    }
+    training.config.data.dir = data_dir.map(Path::to_path_buf);
+    training.settings.validate()?;
+    Ok(training)
 }
 
 fn total_steps(training: &TrainingConfig) -> usize {
@@ -390,9 +399,7 @@ impl Worker {
     fn train(&self, job: &Job, dir: &Path) -> Result<Value, String> {
         let text = std::fs::read_to_string(dir.join("request.json")).map_err(|e| e.to_string())?;
         let request: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let mut training =
-            TrainingConfig::from_value(request, Path::new(".")).map_err(|e| e.to_string())?;
-        training.config.data.dir = self.data_dir.clone();
+        let training = training_of(&request, self.data_dir.as_deref()).map_err(|e| e.message)?;
         let config = &training.config;
         let source = tfmm_run::config_source(config);
         let table = tfmm_data::load(source, &config.tokens).map_err(|e| e.to_string())?;
