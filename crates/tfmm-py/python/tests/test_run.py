@@ -61,6 +61,19 @@ def test_native_example_matches_the_cli_bit_for_bit(repo, tfmm_bin, tmp_path):
     assert_same_as_cli(result, columns, summary)
 
 
+def test_rebalancing_benchmark_columns_match_the_cli(repo, tfmm_bin, tmp_path):
+    # to_pandas lays out the pool and benchmark columns itself: held to the CLI's file.
+    config = tfmm.read_config(repo / "configs" / "examples" / "momentum.toml")
+    config["pool"]["rule"] = "lvr__momentum"
+    path = tmp_path / "lvr.json"
+    path.write_text(json.dumps(config))
+    columns, summary = cli_run(tfmm_bin, path, tmp_path / "cli")
+    result = tfmm.run(config)
+    assert result.pool_value is not None
+    assert {"pool_value", "pool_fee_revenue", "lvr"} <= set(columns)
+    assert_same_as_cli(result, columns, summary)
+
+
 def test_quantammsim_case_matches_the_cli_bit_for_bit(repo, tfmm_bin, tmp_path):
     case = repo / "testdata/reference/cases/momentum_3a_f30_arb1_cp60_lin_1m/case.json"
     prices = repo / "testdata/reference/prices"
