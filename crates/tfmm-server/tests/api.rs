@@ -460,6 +460,12 @@ async fn bad_requests_get_4xx_json_errors_naming_the_field() {
     let (s, e) = error_of(&client, post.clone(), "/api/runSimulation", &big).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(e.contains("body"), "{e}");
+    // The unread rest of the body makes the connection unusable: the server says so.
+    let r = client
+        .send(post.clone(), "/api/runSimulation", Some(big.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.headers.get("connection").unwrap(), "close");
 
     let (s, e) = error_of(
         &client,
